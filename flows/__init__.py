@@ -1,0 +1,1 @@
+"""Prefect flows, the deployment and the ``news-etl`` command line."""

@@ -1,0 +1,153 @@
+"""The ``etl`` flow: discover → process batches → load → model → export."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.artifacts import create_table_artifact
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+from tasks.batch import process_batch
+from tasks.discover import discover_task
+from tasks.export import export_task
+from tasks.load import load_task, recover
+from tasks.model import model_task
+from tasks.quarantine import quarantine_row
+from tasks.settings import Settings
+from tasks.write import to_table, write_parquet_atomic
+
+
+class StepTimer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
+@contextmanager
+def _progress(total: int, enabled: bool):
+    if not enabled or total == 0:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task_id = bar.add_task("batches", total=total)
+        yield lambda n=1: bar.advance(task_id, n)
+
+
+@flow(name="etl", log_prints=False)
+def etl(
+    inputs: list[str],
+    warehouse: str = "warehouse",
+    batch_docs: int = 2000,
+    batch_bytes: int = 32 * 1024 * 1024,
+    max_doc_bytes: int = 20 * 1024 * 1024,
+    rules: list[str] | None = None,
+    favor: str = "balanced",
+    progress: bool = False,
+) -> dict:
+    """Clean raw news documents from ``inputs`` into the warehouse at ``warehouse``."""
+    logger = get_run_logger()
+    settings = Settings(
+        warehouse=Path(warehouse).resolve(),
+        batch_docs=batch_docs,
+        batch_bytes=batch_bytes,
+        max_doc_bytes=max_doc_bytes,
+        rules_files=tuple(str(Path(r).resolve()) for r in rules or ()),
+        extra={"favor": favor},
+    )
+    run_id = flow_run.get_id() or uuid.uuid4().hex
+    started_at = datetime.now(timezone.utc)
+    timer = StepTimer()
+
+    with timer.step("recover"):
+        recovered = recover(settings)
+        if recovered["published"] or recovered["discarded_runs"]:
+            logger.warning("recovered an interrupted run: %s", recovered)
+
+    with timer.step("discover"):
+        batches, rejected = discover_task([str(Path(p).resolve()) for p in inputs], batch_docs, batch_bytes)
+
+    results = []
+    with timer.step("process"):
+        futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
+        with _progress(len(batches), progress and sys.stderr.isatty()) as advance:
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                advance()
+        if rejected:
+            rows = [quarantine_row(settings, r.source_uri, r.reason, r.detail, None, run_id, started_at) for r in rejected]
+            path = Path(settings.staging_dir) / run_id / "quarantine" / f"part-{len(batches):05d}.parquet"
+            write_parquet_atomic(to_table("quarantine", rows), path)
+            results.append({"batch_no": len(batches), "parts": {"quarantine": str(path)}, "documents": 0,
+                            "quarantined": len(rows), "bytes": 0, "seconds": 0.0})
+    results.sort(key=lambda r: r["batch_no"])
+
+    run_row = {
+        "run_id": run_id,
+        "started_at": started_at,
+        "inputs": [str(p) for p in inputs],
+        "documents_in": sum(r["documents"] for r in results) + sum(r["quarantined"] for r in results),
+    }
+    with timer.step("load"):
+        loaded = load_task(settings, run_id, started_at.date(), results, run_row)
+    with timer.step("model"):
+        models = model_task(settings)
+    with timer.step("export"):
+        exports = export_task(settings)
+
+    summary = {
+        "run_id": run_id,
+        "warehouse": str(settings.warehouse),
+        "batches": len(batches),
+        "documents_in": run_row["documents_in"],
+        "articles_out": loaded["counts"]["articles"],
+        "duplicates": loaded["duplicates"],
+        "quarantined": loaded["counts"]["quarantine"],
+        "boilerplate_lines": loaded["counts"]["boilerplate"],
+        "models": len(models),
+        "exports": len(exports),
+        "step_seconds": timer.seconds,
+    }
+    create_table_artifact(
+        key="etl-run-summary",
+        table=[{"metric": k, "value": str(v)} for k, v in summary.items() if k != "step_seconds"]
+        + [{"metric": f"seconds.{k}", "value": str(v)} for k, v in timer.seconds.items()],
+        description=f"news-etl run {run_id}",
+    )
+    logger.info("run %s: %s", run_id, summary)
+    return summary
+
+
+def task_runner_for(workers: int | None = None, dask_address: str | None = None):
+    """ProcessPool on this machine, or an existing Dask cluster through prefect-dask."""
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address)
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1:
+        return ThreadPoolTaskRunner(max_workers=1)
+    return ProcessPoolTaskRunner(max_workers=workers)
+
+
+def run_etl(inputs: list[str], warehouse: str, workers: int | None = None, dask_address: str | None = None, **params) -> dict:
+    runner = task_runner_for(workers, dask_address)
+    return etl.with_options(task_runner=runner)(inputs=[str(p) for p in inputs], warehouse=str(warehouse), **params)

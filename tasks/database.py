@@ -1,0 +1,38 @@
+"""DuckDB connections to the warehouse file."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+
+
+def fts_extension_path() -> str:
+    import duckdb_extension_fts
+
+    base = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    return str(base / "fts.duckdb_extension")
+
+
+def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; with wait_seconds, retry while another process holds the write lock."""
+    db_path = Path(db_path)
+    if read_only and not db_path.exists():
+        raise FileNotFoundError(f"no warehouse database at {db_path} (run `news-etl run` first)")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(db_path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+    con.execute("SET preserve_insertion_order = false")
+    threads = os.environ.get("NEWS_ETL_DUCKDB_THREADS")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con

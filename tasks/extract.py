@@ -1,0 +1,232 @@
+"""Read input files into raw documents: decoding, HTML extraction, JSONL records."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .discover import InputFile
+
+BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+MAGIC = {
+    b"\x89PNG": "png image",
+    b"GIF8": "gif image",
+    b"\xff\xd8\xff": "jpeg image",
+    b"%PDF": "pdf document",
+    b"PK\x03\x04": "zip archive",
+    b"\x1f\x8b": "gzip data",
+    b"\x7fELF": "executable",
+}
+
+
+class BadInput(Exception):
+    """A document that cannot become an article; carries a quarantine reason."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class RawDocument:
+    doc_id: str
+    source_uri: str
+    source_name: str
+    content_type: str  # text/plain or text/html
+    n_bytes: int
+    encoding: str
+    raw_text: str
+    url: str | None = None
+    external_id: str | None = None
+    published: str | None = None
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode bytes to text; return (text, encoding). Raises BadInput for binary or undecodable data."""
+    if not data.strip():
+        raise BadInput("empty", "no content" if not data else "whitespace only")
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise BadInput("undecodable", f"{encoding} BOM but {exc.reason} at byte {exc.start}") from None
+    for magic, what in MAGIC.items():
+        if data.startswith(magic):
+            raise BadInput("binary", what)
+    head = data[:8192]
+    if b"\x00" in head:
+        raise BadInput("binary", "NUL bytes in content")
+    try:
+        text, encoding = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = _decode_legacy(data)
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    if controls > max(8, len(text[:8192]) // 100):
+        raise BadInput("binary", f"{controls} control characters in the first 8 KiB")
+    return text, encoding
+
+
+def _decode_legacy(data: bytes) -> tuple[str, str]:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is None:
+        raise BadInput("undecodable", "no text encoding fits the bytes")
+    encoding = best.encoding
+    # Western European text without C1 controls is cp1252 in practice; charset_normalizer
+    # often names a sibling code page for short German texts.
+    if encoding in {"latin_1", "iso8859_15", "cp1250", "cp1254", "iso8859_2", "iso8859_9", "mac_roman"}:
+        try:
+            return data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode(encoding), encoding
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise BadInput("undecodable", str(exc)) from None
+
+
+def doc_id_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def source_name_of(f: InputFile, url: str | None = None) -> str:
+    if url:
+        host = urlsplit(url).hostname
+        if host:
+            return host.removeprefix("www.")
+    parent = os.path.dirname(f.path)
+    if os.path.abspath(parent) == os.path.abspath(f.root) or not parent:
+        return os.path.basename(os.path.normpath(f.root)) or "input"
+    return os.path.relpath(parent, f.root).split(os.sep)[0]
+
+
+def read_file(f: InputFile, max_doc_bytes: int):
+    """Yield RawDocument or (source_uri, BadInput, bytes|None) for one input file."""
+    if f.kind in ("jsonl", "jsonl.gz"):
+        yield from _read_jsonl(f, max_doc_bytes)
+        return
+    if f.size > max_doc_bytes:
+        yield f.path, BadInput("too_large", f"{f.size} bytes > max_doc_bytes {max_doc_bytes}"), _head(f.path)
+        return
+    try:
+        with open(f.path, "rb") as fh:
+            data = fh.read(max_doc_bytes + 1)
+    except OSError as exc:
+        yield f.path, BadInput("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
+        return
+    if len(data) > max_doc_bytes:
+        yield f.path, BadInput("too_large", f"more than max_doc_bytes {max_doc_bytes}"), data[:65536]
+        return
+    try:
+        text, encoding = decode(data)
+    except BadInput as exc:
+        yield f.path, exc, data
+        return
+    content_type = "text/html" if f.kind == "html" else "text/plain"
+    yield RawDocument(doc_id_of(data), f.path, source_name_of(f), content_type, len(data), encoding, text)
+
+
+def _head(path: str, n: int = 65536) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return None
+
+
+def _read_jsonl(f: InputFile, max_doc_bytes: int):
+    opener = gzip.open if f.kind == "jsonl.gz" else open
+    line_no = 0
+    try:
+        with opener(f.path, "rb") as fh:
+            for line_no, line in enumerate(fh, 1):
+                uri = f"{f.path}#L{line_no}"
+                if not line.strip():
+                    continue
+                if len(line) > max_doc_bytes:
+                    yield uri, BadInput("too_large", f"line of {len(line)} bytes > max_doc_bytes {max_doc_bytes}"), line[:65536]
+                    continue
+                try:
+                    yield _jsonl_record(f, uri, line)
+                except BadInput as exc:
+                    yield uri, exc, line
+    except (OSError, EOFError, zlib.error) as exc:
+        yield f"{f.path}#L{line_no + 1}", BadInput("truncated" if isinstance(exc, (EOFError, zlib.error)) or "gzip" in str(exc).lower() else "unreadable", f"{type(exc).__name__}: {exc}"), None
+
+
+def _jsonl_record(f: InputFile, uri: str, line: bytes) -> RawDocument:
+    try:
+        text_line, encoding = line.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text_line, encoding = decode(line)
+    try:
+        record = json.loads(text_line)
+    except json.JSONDecodeError as exc:
+        raise BadInput("malformed_json", f"{exc.msg} at column {exc.colno}") from None
+    if not isinstance(record, dict):
+        raise BadInput("malformed_json", f"expected an object, got {type(record).__name__}")
+    html, text = record.get("html"), record.get("text")
+    body = html if isinstance(html, str) and html.strip() else text
+    if not isinstance(body, str) or not body.strip():
+        raise BadInput("empty", "record has no 'text' or 'html'")
+    url = record.get("url") if isinstance(record.get("url"), str) else None
+    source = record.get("source") if isinstance(record.get("source"), str) else None
+    published = record.get("published")
+    ext_id = record.get("id")
+    return RawDocument(
+        doc_id=doc_id_of(line.rstrip(b"\r\n")),
+        source_uri=uri,
+        source_name=source or source_name_of(f, url),
+        content_type="text/html" if body is html else "text/plain",
+        n_bytes=len(line),
+        encoding=encoding,
+        raw_text=body,
+        url=url,
+        external_id=None if ext_id is None else str(ext_id),
+        published=None if published is None else str(published),
+    )
+
+
+def extract_html(html: str, url: str | None = None, favor: str = "balanced") -> dict:
+    """Main text and metadata of an HTML page (trafilatura; no network, no external entities)."""
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=favor == "precision",
+            favor_recall=favor == "recall",
+        )
+    except Exception as exc:  # trafilatura raises a variety of parser errors on broken markup
+        raise BadInput("malformed_html", f"{type(exc).__name__}: {exc}") from None
+    if doc is None or not (doc.text or "").strip():
+        raise BadInput("no_content", "no main text found in the HTML")
+    return {
+        "text": doc.text,
+        "title": doc.title,
+        "url": doc.url,
+        "sitename": doc.sitename,
+        "date": doc.date,
+        "author": doc.author,
+        "description": doc.description,
+        "tags": list(doc.tags or []) + list(doc.categories or []),
+    }

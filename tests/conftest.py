@@ -1,0 +1,42 @@
+"""One Prefect test harness per session, and one real flow run on the seeds shared by the tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture(scope="session")
+def seeds_warehouse(prefect_harness, tmp_path_factory) -> Path:
+    """A warehouse built by a real `etl` flow run (two worker processes) on the seeds."""
+    from flows.etl import run_etl
+
+    warehouse = tmp_path_factory.mktemp("seeds_warehouse")
+    summary = run_etl([str(SEEDS)], str(warehouse), workers=2)
+    assert summary["articles_out"] == 5
+    return warehouse
+
+
+@pytest.fixture
+def seeds_db(seeds_warehouse):
+    con = duckdb.connect(str(seeds_warehouse / "news.duckdb"), read_only=True)
+    yield con
+    con.close()
