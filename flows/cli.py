@@ -19,6 +19,10 @@ def _quiet_prefect() -> None:
 
 
 def cmd_run(args) -> int:
+    from tasks.lock import WarehouseLock
+
+    # Fail before Prefect starts when another run holds the warehouse (the flow locks it again).
+    WarehouseLock(args.warehouse, wait_seconds=args.wait).acquire().release()
     _quiet_prefect()
     from flows.etl import run_etl
 
@@ -32,10 +36,12 @@ def cmd_run(args) -> int:
         max_doc_bytes=args.max_doc_bytes,
         rules=args.rules or [],
         favor=args.favor,
+        wait=args.wait,
         progress=True,
     )
     print(
-        f"run {summary['run_id']}: {summary['documents_in']} documents in, {summary['articles_out']} articles out, "
+        f"run {summary['run_id']}: {summary['inputs_found']} inputs found ({summary['inputs_unchanged']} unchanged, skipped), "
+        f"{summary['documents_in']} documents in, {summary['articles_out']} articles out, "
         f"{summary['duplicates']} duplicates skipped, {summary['quarantined']} quarantined, "
         f"{summary['boilerplate_lines']} boilerplate lines removed -> {summary['warehouse']}"
     )
@@ -70,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
     run.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
     run.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
+    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="wait this long for another run on the same warehouse to finish (default: fail at once)")
     run.set_defaults(func=cmd_run)
 
     sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")

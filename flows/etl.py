@@ -19,7 +19,9 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from tasks.batch import process_batch
 from tasks.discover import discover_task
 from tasks.export import export_task
-from tasks.load import load_task, recover
+from tasks.crashpoints import crash_point
+from tasks.load import finish_run, load_task, recover
+from tasks.lock import WarehouseLock
 from tasks.model import model_task
 from tasks.quarantine import quarantine_row
 from tasks.settings import Settings
@@ -61,9 +63,10 @@ def etl(
     max_doc_bytes: int = 20 * 1024 * 1024,
     rules: list[str] | None = None,
     favor: str = "balanced",
+    wait: float = 0.0,
     progress: bool = False,
 ) -> dict:
-    """Clean raw news documents from ``inputs`` into the warehouse at ``warehouse``."""
+    """Clean new raw news documents from ``inputs`` into the warehouse at ``warehouse``."""
     logger = get_run_logger()
     settings = Settings(
         warehouse=Path(warehouse).resolve(),
@@ -77,45 +80,56 @@ def etl(
     started_at = datetime.now(timezone.utc)
     timer = StepTimer()
 
-    with timer.step("recover"):
-        recovered = recover(settings)
-        if recovered["published"] or recovered["discarded_runs"]:
-            logger.warning("recovered an interrupted run: %s", recovered)
+    with WarehouseLock(settings.warehouse, run_id, wait_seconds=wait) as lock:
+        if lock.took_over:
+            logger.warning("took over the lock of a run that died: %s", lock.took_over)
+        with timer.step("recover"):
+            recovered = recover(settings)
+            if any(recovered.values()):
+                logger.warning("recovered an interrupted run: %s", recovered)
 
-    with timer.step("discover"):
-        batches, rejected = discover_task([str(Path(p).resolve()) for p in inputs], batch_docs, batch_bytes)
+        with timer.step("discover"):
+            plan = discover_task(settings, run_id, [str(Path(p).resolve()) for p in inputs])
+            crash_point("after_plan")
+        batches = plan["batches"]
 
-    results = []
-    with timer.step("process"):
-        futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
-        with _progress(len(batches), progress and sys.stderr.isatty()) as advance:
-            for fut in as_completed(futures):
-                results.append(fut.result())
-                advance()
-        if rejected:
-            rows = [quarantine_row(settings, r.source_uri, r.reason, r.detail, None, run_id, started_at) for r in rejected]
-            path = Path(settings.staging_dir) / run_id / "quarantine" / f"part-{len(batches):05d}.parquet"
-            write_parquet_atomic(to_table("quarantine", rows), path)
-            results.append({"batch_no": len(batches), "parts": {"quarantine": str(path)}, "documents": 0,
-                            "quarantined": len(rows), "bytes": 0, "seconds": 0.0})
-    results.sort(key=lambda r: r["batch_no"])
+        results = []
+        with timer.step("process"):
+            futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
+            with _progress(len(batches), progress and sys.stderr.isatty()) as advance:
+                for fut in as_completed(futures):
+                    results.append(fut.result())
+                    advance()
+            if plan["rejected"]:
+                results.append(stage_rejected(settings, run_id, len(batches), plan["rejected"], started_at))
+        results.sort(key=lambda r: r["batch_no"])
 
-    run_row = {
-        "run_id": run_id,
-        "started_at": started_at,
-        "inputs": [str(p) for p in inputs],
-        "documents_in": sum(r["documents"] for r in results) + sum(r["quarantined"] for r in results),
-    }
-    with timer.step("load"):
-        loaded = load_task(settings, run_id, started_at.date(), results, run_row)
-    with timer.step("model"):
-        models = model_task(settings)
-    with timer.step("export"):
-        exports = export_task(settings)
+        run_row = {
+            "run_id": run_id,
+            "started_at": started_at,
+            "inputs": [str(p) for p in inputs],
+            "inputs_found": plan["found"],
+            "inputs_unchanged": plan["unchanged"],
+            "documents_in": sum(r["documents"] + r["quarantined"] for r in results),
+        }
+        with timer.step("load"):
+            loaded = load_task(settings, run_id, started_at.date(), results, run_row)
+        try:
+            with timer.step("model"):
+                models = model_task(settings)
+                crash_point("after_model")
+            with timer.step("export"):
+                exports = export_task(settings)
+        except BaseException as exc:
+            finish_run(settings, run_id, "failed", timer.seconds, f"{type(exc).__name__}: {exc}")
+            raise
+        finish_run(settings, run_id, "succeeded", timer.seconds)
 
     summary = {
         "run_id": run_id,
         "warehouse": str(settings.warehouse),
+        "inputs_found": plan["found"],
+        "inputs_unchanged": plan["unchanged"],
         "batches": len(batches),
         "documents_in": run_row["documents_in"],
         "articles_out": loaded["counts"]["articles"],
@@ -134,6 +148,15 @@ def etl(
     )
     logger.info("run %s: %s", run_id, summary)
     return summary
+
+
+def stage_rejected(settings: Settings, run_id: str, batch_no: int, rejected: list, at: datetime) -> dict:
+    """Inputs that could not even be opened become a quarantine part of their own."""
+    rows = [quarantine_row(settings, r.source_uri, r.reason, r.detail, None, run_id, at) for r in rejected]
+    path = Path(settings.staging_dir) / run_id / "quarantine" / f"part-{batch_no:05d}.parquet"
+    write_parquet_atomic(to_table("quarantine", rows), path)
+    return {"batch_no": batch_no, "parts": {"quarantine": str(path)}, "documents": 0,
+            "quarantined": len(rows), "bytes": 0, "seconds": 0.0}
 
 
 def task_runner_for(workers: int | None = None, dask_address: str | None = None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import time
 from datetime import datetime
@@ -12,7 +13,8 @@ from prefect import task
 
 from . import PIPELINE_VERSION
 from .clean import Article, clean, load_rules
-from .discover import InputFile
+from .crashpoints import crash_point
+from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
 from .language import detect_language
 from .quarantine import quarantine_row
@@ -85,13 +87,15 @@ def transform_document(doc: RawDocument, settings: Settings, run_id: str, ingest
 def process_files(files: list[InputFile], settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
     """Pure batch function: returns staged part paths and counts."""
     started = time.perf_counter()
-    documents, articles, boilerplate, quarantine = [], [], [], []
+    documents, articles, boilerplate, quarantine, inputs = [], [], [], [], []
     seen: set[str] = set()
     for f in files:
+        n_docs = n_bad = 0
         for item in read_file(f, settings.max_doc_bytes):
             if isinstance(item, tuple):
                 uri, exc, data = item
                 quarantine.append(quarantine_row(settings, uri, exc.reason, exc.detail, data, run_id, ingested_at))
+                n_bad += 1
                 continue
             doc = item
             if doc.doc_id in seen:
@@ -100,14 +104,20 @@ def process_files(files: list[InputFile], settings: Settings, run_id: str, batch
                 row, removed = transform_document(doc, settings, run_id, ingested_at)
             except BadInput as exc:
                 quarantine.append(quarantine_row(settings, doc.source_uri, exc.reason, exc.detail, doc.raw_text.encode("utf-8"), run_id, ingested_at))
+                n_bad += 1
                 continue
             seen.add(doc.doc_id)
             documents.append({**doc.__dict__, "ingested_at": ingested_at, "run_id": run_id})
             articles.append(row)
             boilerplate.extend(removed)
+            n_docs += 1
+        inputs.append({"source_uri": f.path, "size": f.size, "mtime_ns": f.mtime_ns, "documents": n_docs,
+                       "quarantined": n_bad, "run_id": run_id, "seen_at": ingested_at})
     parts = {}
     staging = Path(settings.staging_dir) / run_id
-    for name, rows in (("documents", documents), ("articles", articles), ("boilerplate", boilerplate), ("quarantine", quarantine)):
+    tables = (("documents", documents), ("articles", articles), ("boilerplate", boilerplate),
+              ("quarantine", quarantine), ("inputs", inputs))
+    for name, rows in tables:
         if rows:
             parts[name] = str(write_parquet_atomic(to_table(name, rows), staging / name / f"part-{batch_no:05d}.parquet"))
     return {
@@ -120,6 +130,17 @@ def process_files(files: list[InputFile], settings: Settings, run_id: str, batch
     }
 
 
-@task(name="process-batch", retries=2, retry_delay_seconds=1, retry_condition_fn=None)
-def process_batch(files: list[InputFile], settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
-    return process_files(files, settings, run_id, batch_no, ingested_at)
+TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.ECONNRESET}
+
+
+def retry_on_transient_io(task, task_run, state) -> bool:
+    """Retry a batch after a transient I/O error (NFS hiccup, EIO); never after bad data or a full disk."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, (TimeoutError, ConnectionError)) or (isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
+
+
+@task(name="process-batch", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_on_transient_io)
+def process_batch(batch_path: str, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
+    result = process_files(read_batch(batch_path), settings, run_id, batch_no, ingested_at)
+    crash_point("after_batch")
+    return result

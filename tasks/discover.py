@@ -6,15 +6,21 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import task
+
+from .settings import Settings
 
 KINDS = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".jsonl.gz": "jsonl.gz"}
 
 
 @dataclass(frozen=True)
 class InputFile:
-    path: str  # absolute, as reached under its root (not resolved through links)
+    path: str  # absolute, as reached under its root
     root: str
     size: int
     mtime_ns: int
@@ -42,95 +48,155 @@ def _inside(path: str, root_real: str) -> bool:
     return path == root_real or path.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
-def discover(inputs: list[str | Path]) -> tuple[list[InputFile], list[Rejected]]:
-    """Walk files and directories (recursively), never leaving a root through links."""
-    found: list[InputFile] = []
-    rejected: list[Rejected] = []
-    seen: set[str] = set()
+def walk(inputs: list[str | Path]) -> Iterator[InputFile | Rejected]:
+    """Yield the files under the given paths (recursively), never leaving a root through links.
+
+    Links whose target lies inside the root are skipped: the walk reaches their target anyway.
+    """
     for given in inputs:
         root = os.path.abspath(str(given))
         if not os.path.lexists(root):
             raise FileNotFoundError(f"input not found: {given}")
         if os.path.isfile(root):
-            _add_file(root, os.path.dirname(root), os.path.realpath(os.path.dirname(root)), found, rejected, seen)
+            yield _input_file(root, os.path.dirname(root))
             continue
         root_real = os.path.realpath(root)
-        visited_dirs: set[tuple[int, int]] = set()
         stack = [root]
         while stack:
             directory = stack.pop()
             try:
-                st = os.stat(directory)
-                key = (st.st_dev, st.st_ino)
-                if key in visited_dirs:
-                    rejected.append(Rejected(directory, "symlink_loop", "directory reached twice through links"))
-                    continue
-                visited_dirs.add(key)
                 entries = sorted(os.scandir(directory), key=lambda e: e.name)
             except OSError as exc:
-                rejected.append(Rejected(directory, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
+                yield Rejected(directory, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
                 continue
             subdirs = []
             for entry in entries:
                 path = entry.path
-                if entry.is_symlink():
-                    try:
-                        target = os.path.realpath(path, strict=True)
-                    except (OSError, RuntimeError) as exc:
-                        reason = "symlink_loop" if "loop" in str(exc).lower() or isinstance(exc, RuntimeError) else "broken_link"
-                        if kind_of(entry.name) or reason == "symlink_loop":
-                            rejected.append(Rejected(path, reason, str(exc)))
-                        continue
-                    if not _inside(target, root_real):
-                        rejected.append(Rejected(path, "link_outside_root", f"points to {target}"))
-                        continue
                 try:
-                    if entry.is_dir():
+                    if entry.is_symlink():
+                        rejected = _check_link(path, entry.name, root_real)
+                        if rejected:
+                            yield rejected
+                    elif entry.is_dir(follow_symlinks=False):
                         subdirs.append(path)
                     elif kind_of(entry.name):
-                        _add_file(path, root, root_real, found, rejected, seen)
+                        yield _input_file(path, root)
                 except OSError as exc:
-                    rejected.append(Rejected(path, "unreadable", str(exc)))
+                    yield Rejected(path, "unreadable", str(exc))
             stack.extend(reversed(subdirs))
-    return found, rejected
 
 
-def _add_file(path: str, root: str, root_real: str, found: list, rejected: list, seen: set) -> None:
-    real = os.path.realpath(path)
-    if real in seen:
-        return
-    seen.add(real)
+def _check_link(path: str, name: str, root_real: str) -> Rejected | None:
+    try:
+        target = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        if "loop" in str(exc).lower():
+            return Rejected(path, "symlink_loop", str(exc))
+        return Rejected(path, "broken_link", str(exc)) if kind_of(name) else None
+    if not _inside(target, root_real):
+        return Rejected(path, "link_outside_root", f"points to {target}")
+    if os.path.isdir(target) and _inside(os.path.realpath(os.path.dirname(path)), target):
+        return Rejected(path, "symlink_loop", f"points to its own ancestor {target}")
+    return None
+
+
+def _input_file(path: str, root: str) -> InputFile | Rejected:
     try:
         st = os.stat(path)
     except OSError as exc:
-        rejected.append(Rejected(path, "unreadable", str(exc)))
-        return
+        return Rejected(path, "unreadable", str(exc))
     if not stat.S_ISREG(st.st_mode):
-        rejected.append(Rejected(path, "not_a_file", f"mode {stat.filemode(st.st_mode)}"))
-        return
+        return Rejected(path, "not_a_file", f"mode {stat.filemode(st.st_mode)}")
     if not os.access(path, os.R_OK):
-        rejected.append(Rejected(path, "unreadable", "permission denied", st.st_size))
-        return
-    found.append(InputFile(path, root, st.st_size, st.st_mtime_ns, kind_of(path) or "txt"))
+        return Rejected(path, "unreadable", "permission denied", st.st_size)
+    return InputFile(path, root, st.st_size, st.st_mtime_ns, kind_of(path) or "txt")
 
 
-def make_batches(files: list[InputFile], max_docs: int, max_bytes: int) -> list[list[InputFile]]:
-    """Group files into batches bounded by count and by bytes (a large file gets its own batch)."""
-    batches: list[list[InputFile]] = []
-    current: list[InputFile] = []
-    size = 0
-    for f in files:
-        if current and (len(current) >= max_docs or size + f.size > max_bytes):
-            batches.append(current)
-            current, size = [], 0
-        current.append(f)
-        size += f.size
+FILE_SCHEMA = pa.schema([("path", pa.string()), ("root", pa.string()), ("size", pa.int64()),
+                         ("mtime_ns", pa.int64()), ("kind", pa.string())])
+
+
+def _files_table(files: list[InputFile]) -> pa.Table:
+    return pa.Table.from_pylist([f.__dict__ for f in files], schema=FILE_SCHEMA)
+
+
+def read_batch(path: str | Path) -> list[InputFile]:
+    return [InputFile(**row) for row in pq.read_table(path).to_pylist()]
+
+
+def plan_batches(settings: Settings, run_id: str, inputs: list[str]) -> dict:
+    """Walk the inputs and write the batches of new or changed files to the run's staging dir.
+
+    Streams: the file list goes to Parquet in chunks, DuckDB drops the files the manifest
+    ``meta.inputs`` already holds with the same size and mtime, and batches are cut from a
+    sorted stream, so memory does not grow with the number of inputs.
+    """
+    plan_dir = Path(settings.staging_dir) / run_id / "plan"
+    plan_dir.mkdir(parents=True, exist_ok=True)
+    candidates = plan_dir / "candidates.parquet"
+    rejected: list[Rejected] = []
+    n_found = 0
+    with pq.ParquetWriter(candidates, FILE_SCHEMA) as writer:
+        chunk: list[InputFile] = []
+        for item in walk(inputs):
+            if isinstance(item, Rejected):
+                rejected.append(item)
+                continue
+            chunk.append(item)
+            if len(chunk) >= 50_000:
+                writer.write_table(_files_table(chunk))
+                n_found += len(chunk)
+                chunk = []
+        writer.write_table(_files_table(chunk))
+        n_found += len(chunk)
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        query = "SELECT DISTINCT ON (path) * FROM read_parquet(?) c"
+        if _has_manifest(con, settings.db_path):
+            query += """ WHERE NOT EXISTS (SELECT 1 FROM wh.meta.inputs m
+                          WHERE m.source_uri = c.path AND m.size = c.size AND m.mtime_ns = c.mtime_ns)"""
+        reader = con.execute(query + " ORDER BY path", [str(candidates)]).fetch_record_batch(10_000)
+        batches, n_new = _write_batches(reader, plan_dir, settings.batch_docs, settings.batch_bytes)
+    finally:
+        con.close()
+    return {"batches": batches, "rejected": rejected, "found": n_found, "unchanged": n_found - n_new}
+
+
+def _has_manifest(con, db_path: Path) -> bool:
+    if not Path(db_path).exists():
+        return False
+    con.execute(f"ATTACH '{db_path}' AS wh (READ_ONLY)")
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'meta' AND table_name = 'inputs'"
+    ).fetchone()[0])
+
+
+def _write_batches(reader, plan_dir: Path, max_docs: int, max_bytes: int) -> tuple[list[str], int]:
+    """Cut batches bounded by count and bytes (a large file gets its own batch) and write each to a file."""
+    paths: list[str] = []
+    current: list[dict] = []
+    size = n = 0
+
+    def flush():
+        path = plan_dir / f"batch-{len(paths):05d}.parquet"
+        pq.write_table(pa.Table.from_pylist(current, schema=FILE_SCHEMA), path)
+        paths.append(str(path))
+
+    for record_batch in reader:
+        for row in record_batch.to_pylist():
+            if current and (len(current) >= max_docs or size + row["size"] > max_bytes):
+                flush()
+                current, size = [], 0
+            current.append(row)
+            size += row["size"]
+            n += 1
     if current:
-        batches.append(current)
-    return batches
+        flush()
+    return paths, n
 
 
 @task(name="discover")
-def discover_task(inputs: list[str], max_docs: int, max_bytes: int) -> tuple[list[list[InputFile]], list[Rejected]]:
-    files, rejected = discover(inputs)
-    return make_batches(files, max_docs, max_bytes), rejected
+def discover_task(settings: Settings, run_id: str, inputs: list[str]) -> dict:
+    return plan_batches(settings, run_id, inputs)

@@ -18,11 +18,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 
+from .crashpoints import crash_point
 from .database import connect
 from .settings import Settings
 from .write import LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
 
-KEYS = {"documents": "doc_id", "articles": "doc_id", "boilerplate": "doc_id"}
+DOC_TABLES = ("documents", "articles", "boilerplate")  # keyed by doc_id
 
 META_DDL = [
     "CREATE SCHEMA IF NOT EXISTS lake",
@@ -34,25 +35,30 @@ META_DDL = [
         documents_in BIGINT, articles_out BIGINT, duplicates BIGINT, quarantined BIGINT,
         step_seconds MAP(VARCHAR, DOUBLE), status VARCHAR)""",
 ]
+META_COLUMNS = {"runs": {"inputs_found": "BIGINT", "inputs_unchanged": "BIGINT", "boilerplate_lines": "BIGINT",
+                         "error": "VARCHAR"}}
 
 
 def ensure_tables(con) -> None:
     """Create the lake and meta tables, adding columns a newer schema introduced."""
     for ddl in META_DDL:
         con.execute(ddl)
-    for name, schema in SCHEMAS.items():
-        empty = pa.Table.from_batches([], schema=schema)  # noqa: F841 - read by DuckDB below
-        columns = con.execute("DESCRIBE SELECT * FROM empty").fetchall()
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema='lake' AND table_name=?", [name]
-        ).fetchone()[0]
-        if not exists:
-            con.execute(f"CREATE TABLE lake.{name} AS SELECT *, NULL::DATE AS ingest_date FROM empty")
-            continue
-        have = {r[0] for r in con.execute(f"DESCRIBE lake.{name}").fetchall()}
-        for col, col_type, *_ in columns:
-            if col not in have:
-                con.execute(f'ALTER TABLE lake.{name} ADD COLUMN "{col}" {col_type}')
+    for name in LAKE_TABLES:
+        _ensure_table(con, f"lake.{name}", SCHEMAS[name], ingest_date=True)
+    _ensure_table(con, "meta.inputs", SCHEMAS["inputs"])
+    for table, columns in META_COLUMNS.items():
+        for col, col_type in columns.items():
+            con.execute(f'ALTER TABLE meta.{table} ADD COLUMN IF NOT EXISTS "{col}" {col_type}')
+
+
+def _ensure_table(con, qualified: str, schema: pa.Schema, ingest_date: bool = False) -> None:
+    empty = pa.Table.from_batches([], schema=schema)  # noqa: F841 - read by DuckDB below
+    extra = ", NULL::DATE AS ingest_date" if ingest_date else ""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {qualified} AS SELECT *{extra} FROM empty")
+    have = {r[0] for r in con.execute(f"DESCRIBE {qualified}").fetchall()}
+    for col, col_type, *_ in con.execute("DESCRIBE SELECT * FROM empty").fetchall():
+        if col not in have:
+            con.execute(f'ALTER TABLE {qualified} ADD COLUMN "{col}" {col_type}')
 
 
 def lake_path(settings: Settings, table: str, ingest_date: date, run_id: str, batch_no: int) -> Path:
@@ -63,43 +69,63 @@ def _rel(settings: Settings, path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.warehouse).resolve()))
 
 
-def _dedupe_parts(con, settings: Settings, batches: list[dict]) -> int:
-    """Drop documents already in the warehouse or staged twice in this run; rewrite affected parts."""
-    doc_parts = [b["parts"]["documents"] for b in batches if "documents" in b["parts"]]
-    if not doc_parts:
-        return 0
-    dropped = con.execute(
-        """
-        WITH staged AS (
-            SELECT doc_id, filename, row_number() OVER (PARTITION BY doc_id ORDER BY filename) AS rn
-            FROM read_parquet(?, filename = true)
-        )
-        SELECT filename, list(doc_id) FROM staged
-        WHERE rn > 1 OR doc_id IN (SELECT doc_id FROM lake.documents)
-        GROUP BY filename
-        """,
-        [doc_parts],
-    ).fetchall()
-    by_file = {fn: set(ids) for fn, ids in dropped}
-    n_dropped = 0
+def _parts(batches: list[dict], table: str) -> list[str]:
+    return [b["parts"][table] for b in batches if table in b["parts"]]
+
+
+def _drop_loaded(con, batches: list[dict]) -> int:
+    """Keep re-runs from duplicating rows: drop staged documents already loaded (or staged twice in
+    this run) with their articles and boilerplate, and quarantine rows already recorded.
+    Affected parts are rewritten before they load, so the lake files match the tables."""
+    drops: dict[str, tuple[str, set]] = {}  # staged part -> (column, values to drop)
+    n_docs = 0
+    if _parts(batches, "documents"):
+        rows = con.execute(
+            """
+            WITH staged AS (
+                SELECT doc_id, filename, row_number() OVER (PARTITION BY doc_id ORDER BY filename) AS rn
+                FROM read_parquet(?, filename = true))
+            SELECT filename, list(doc_id) FROM staged
+            WHERE rn > 1 OR doc_id IN (SELECT doc_id FROM lake.documents)
+            GROUP BY filename
+            """,
+            [_parts(batches, "documents")],
+        ).fetchall()
+        dropped_docs = {fn: set(ids) for fn, ids in rows}
+        for b in batches:
+            ids = dropped_docs.get(b["parts"].get("documents"))
+            if ids:
+                n_docs += len(ids)
+                for table in DOC_TABLES:
+                    if table in b["parts"]:
+                        drops[b["parts"][table]] = ("doc_id", ids)
+    if _parts(batches, "quarantine"):
+        rows = con.execute(
+            """
+            WITH staged AS (
+                SELECT filename, file_row_number, source_uri, reason,
+                       row_number() OVER (PARTITION BY source_uri, reason ORDER BY filename, file_row_number) AS rn
+                FROM read_parquet(?, filename = true, file_row_number = true))
+            SELECT filename, list(file_row_number) FROM staged s
+            WHERE rn > 1 OR EXISTS (SELECT 1 FROM lake.quarantine q WHERE q.source_uri = s.source_uri AND q.reason = s.reason)
+            GROUP BY filename
+            """,
+            [_parts(batches, "quarantine")],
+        ).fetchall()
+        drops.update({fn: ("__row__", set(rows_)) for fn, rows_ in rows})
     for b in batches:
-        drop = by_file.get(b["parts"].get("documents"))
-        if not drop:
-            continue
-        n_dropped += len(drop)
-        for table in KEYS:
-            path = b["parts"].get(table)
-            if path is None:
-                continue
-            t = pq.read_table(path)
-            keep = pc.invert(pc.is_in(t[KEYS[table]], value_set=pa.array(sorted(drop))))
-            t = t.filter(keep)
-            if t.num_rows:
-                write_parquet_atomic(t, path)
-            else:
-                os.unlink(path)
-                del b["parts"][table]
-    return n_dropped
+        for table, path in list(b["parts"].items()):
+            if path in drops:
+                column, values = drops[path]
+                t = pq.read_table(path)
+                key = pa.array(range(t.num_rows)) if column == "__row__" else t[column]
+                t = t.filter(pc.invert(pc.is_in(key, value_set=pa.array(sorted(values)))))
+                if t.num_rows:
+                    write_parquet_atomic(t, path)
+                else:
+                    os.unlink(path)
+                    del b["parts"][table]
+    return n_docs
 
 
 def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict) -> dict:
@@ -109,7 +135,11 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
         try:
-            duplicates = _dedupe_parts(con, settings, batches)
+            duplicates = _drop_loaded(con, batches)
+            if _parts(batches, "inputs"):
+                manifest = _parts(batches, "inputs")
+                con.execute("DELETE FROM meta.inputs WHERE source_uri IN (SELECT source_uri FROM read_parquet(?))", [manifest])
+                con.execute("INSERT INTO meta.inputs BY NAME SELECT * FROM read_parquet(?)", [manifest])
             counts = dict.fromkeys(LAKE_TABLES, 0)
             files = []
             for table in LAKE_TABLES:
@@ -126,19 +156,19 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
                     files.append((run_id, table, _rel(settings, Path(staged)), _rel(settings, target), pq.read_metadata(staged).num_rows))
             if files:
                 con.executemany("INSERT INTO meta.lake_files VALUES (?, ?, ?, ?, ?)", files)
-            row = {**run_row, "articles_out": counts["articles"], "duplicates": duplicates, "quarantined": counts["quarantine"]}
-            con.execute(
-                """INSERT INTO meta.runs (run_id, started_at, inputs, documents_in, articles_out, duplicates, quarantined, status)
-                   VALUES ($run_id, $started_at, $inputs, $documents_in, $articles_out, $duplicates, $quarantined, 'loaded')""",
-                {k: row[k] for k in ("run_id", "started_at", "inputs", "documents_in", "articles_out", "duplicates", "quarantined")},
-            )
+            row = {**run_row, "articles_out": counts["articles"], "duplicates": duplicates,
+                   "quarantined": counts["quarantine"], "boilerplate_lines": counts["boilerplate"], "status": "loaded"}
+            con.execute(f"INSERT INTO meta.runs BY NAME SELECT {', '.join(f'${k} AS {k}' for k in row)}", row)
+            crash_point("before_commit")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.close()
+    crash_point("after_commit")
     publish(settings, files)
+    crash_point("after_publish")
     shutil.rmtree(Path(settings.staging_dir) / run_id, ignore_errors=True)
     return {"counts": counts, "duplicates": duplicates, "files": len(files)}
 
@@ -153,35 +183,50 @@ def publish(settings: Settings, files: list[tuple]) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
             dirs.add(dst.parent)
+            crash_point("mid_publish")
     for d in dirs:
         fsync_dir(d)
 
 
 def recover(settings: Settings) -> dict:
-    """Roll committed-but-unpublished parts forward; delete staged parts of runs that never committed."""
+    """Finish what a killed run left: roll committed-but-unpublished parts forward, delete staged
+    parts of runs that never committed, mark loaded runs that never finished as interrupted.
+    Call it holding the warehouse lock: every staged run is then a dead one."""
     staging = Path(settings.staging_dir)
-    if not staging.exists() or not Path(settings.db_path).exists():
+    if not Path(settings.db_path).exists():
         shutil.rmtree(staging, ignore_errors=True)
-        return {"published": 0, "discarded_runs": 0}
-    con = connect(settings.db_path, read_only=True, wait_seconds=30)
+        return {"published": 0, "discarded_runs": 0, "interrupted_runs": 0}
+    pending_runs = [p.name for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
+    con = connect(settings.db_path, wait_seconds=30)
     try:
-        has_meta = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema='meta' AND table_name='lake_files'"
+        ensure_tables(con)
+        files = con.execute(
+            "SELECT run_id, table_name, staged_path, lake_path, n_rows FROM meta.lake_files WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [pending_runs],
+        ).fetchall()
+        interrupted = con.execute(
+            "UPDATE meta.runs SET status = 'interrupted' WHERE status = 'loaded' AND ended_at IS NULL"
         ).fetchone()[0]
-        pending_runs = [p.name for p in staging.iterdir() if p.is_dir()]
-        files = []
-        if has_meta and pending_runs:
-            files = con.execute(
-                "SELECT run_id, table_name, staged_path, lake_path, n_rows FROM meta.lake_files WHERE run_id IN (SELECT unnest(?))",
-                [pending_runs],
-            ).fetchall()
     finally:
         con.close()
     publish(settings, files)
     committed = {f[0] for f in files}
     for run in pending_runs:
         shutil.rmtree(staging / run, ignore_errors=True)
-    return {"published": len(files), "discarded_runs": len(set(pending_runs) - committed)}
+    return {"published": len(files), "discarded_runs": len(set(pending_runs) - committed), "interrupted_runs": interrupted}
+
+
+def finish_run(settings: Settings, run_id: str, status: str, step_seconds: dict, error: str | None = None) -> None:
+    """Record how a loaded run ended: status, end time, seconds per step."""
+    con = connect(settings.db_path, wait_seconds=30)
+    try:
+        ensure_tables(con)
+        con.execute(
+            "UPDATE meta.runs SET ended_at = now(), status = ?, error = ?, step_seconds = MAP(?::VARCHAR[], ?::DOUBLE[]) WHERE run_id = ?",
+            [status, error, list(step_seconds), list(step_seconds.values()), run_id],
+        )
+    finally:
+        con.close()
 
 
 @task(name="load")

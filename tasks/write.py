@@ -66,8 +66,18 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("run_id", pa.string()),
         ("at", TS),
     ]),
+    # The input manifest (meta.inputs in DuckDB, not a lake table): files already processed.
+    "inputs": pa.schema([
+        ("source_uri", pa.string()),
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("documents", pa.int32()),
+        ("quarantined", pa.int32()),
+        ("run_id", pa.string()),
+        ("seen_at", TS),
+    ]),
 }
-LAKE_TABLES = tuple(SCHEMAS)
+LAKE_TABLES = ("documents", "articles", "boilerplate", "quarantine")
 
 
 def to_table(name: str, rows: list[dict]) -> pa.Table:

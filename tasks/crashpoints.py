@@ -1,0 +1,17 @@
+"""Named points where a test can kill the run with SIGKILL, to prove crash safety for real.
+
+Set ``NEWS_ETL_KILL_AT=<name>`` (e.g. ``after_commit``) in the environment of a run; the process
+kills itself, with no cleanup, when it reaches that point. Unset, this costs a dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = ("after_plan", "after_batch", "before_commit", "after_commit", "mid_publish", "after_publish", "after_model")
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get("NEWS_ETL_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
