@@ -27,7 +27,7 @@ def cmd_run(args) -> int:
     from flows.etl import run_etl
 
     summary = run_etl(
-        inputs=args.input or [DEFAULT_INPUT],
+        inputs=[DEFAULT_INPUT] if args.input is None else args.input,
         warehouse=args.warehouse,
         workers=args.workers,
         dask_address=args.dask_address,
@@ -37,13 +37,16 @@ def cmd_run(args) -> int:
         rules=args.rules or [],
         favor=args.favor,
         wait=args.wait,
+        full_refresh=args.full_refresh,
         progress=True,
     )
     print(
         f"run {summary['run_id']}: {summary['inputs_found']} inputs found ({summary['inputs_unchanged']} unchanged, skipped), "
         f"{summary['documents_in']} documents in, {summary['articles_out']} articles out, "
         f"{summary['duplicates']} duplicates skipped, {summary['quarantined']} quarantined, "
-        f"{summary['boilerplate_lines']} boilerplate lines removed -> {summary['warehouse']}"
+        f"{summary['boilerplate_lines']} boilerplate lines removed"
+        + (f", {summary['recleaned_documents']} kept documents cleaned again" if summary["recleaned_documents"] else "")
+        + f" -> {summary['warehouse']}"
     )
     return 0
 
@@ -78,7 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="wait this long for another run on the same warehouse to finish (default: fail at once)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="also clean every raw document the lake keeps again and rebuild all models")
     run.set_defaults(func=cmd_run)
+
+    rebuild = sub.add_parser("rebuild", help="clean the raw documents the lake keeps again (after the rules changed)")
+    rebuild.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
+    rebuild.add_argument("--workers", type=int, default=None)
+    rebuild.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT")
+    rebuild.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
+    rebuild.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    rebuild.set_defaults(func=cmd_run, input=[], full_refresh=True, batch_docs=2000, batch_bytes=32 * 1024 * 1024,
+                         max_doc_bytes=20 * 1024 * 1024, favor="balanced")
 
     sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")
     sql.add_argument("query")

@@ -16,8 +16,8 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from tasks.batch import process_batch
-from tasks.discover import discover_task
+from tasks.batch import process_batch, reclean_batch
+from tasks.discover import discover_task, kept_documents
 from tasks.export import export_task
 from tasks.crashpoints import crash_point
 from tasks.load import finish_run, load_task, recover
@@ -64,9 +64,14 @@ def etl(
     rules: list[str] | None = None,
     favor: str = "balanced",
     wait: float = 0.0,
+    full_refresh: bool = False,
     progress: bool = False,
 ) -> dict:
-    """Clean new raw news documents from ``inputs`` into the warehouse at ``warehouse``."""
+    """Clean new raw news documents from ``inputs`` into the warehouse at ``warehouse``.
+
+    With ``full_refresh`` the raw documents the lake keeps are cleaned again too (after the rules
+    changed), replacing every article and boilerplate row; inputs already seen are not re-read.
+    """
     logger = get_run_logger()
     settings = Settings(
         warehouse=Path(warehouse).resolve(),
@@ -90,18 +95,22 @@ def etl(
 
         with timer.step("discover"):
             plan = discover_task(settings, run_id, [str(Path(p).resolve()) for p in inputs])
+            kept = kept_documents(settings) if full_refresh else []
             crash_point("after_plan")
         batches = plan["batches"]
 
         results = []
         with timer.step("process"):
             futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
-            with _progress(len(batches), progress and sys.stderr.isatty()) as advance:
+            if kept:
+                batch_nos = range(len(batches), len(batches) + len(kept))
+                futures += reclean_batch.map(kept, unmapped(settings), unmapped(run_id), batch_nos, unmapped(started_at))
+            with _progress(len(futures), progress and sys.stderr.isatty()) as advance:
                 for fut in as_completed(futures):
                     results.append(fut.result())
                     advance()
             if plan["rejected"]:
-                results.append(stage_rejected(settings, run_id, len(batches), plan["rejected"], started_at))
+                results.append(stage_rejected(settings, run_id, len(futures), plan["rejected"], started_at))
         results.sort(key=lambda r: r["batch_no"])
 
         run_row = {
@@ -113,7 +122,8 @@ def etl(
             "documents_in": sum(r["documents"] + r["quarantined"] for r in results),
         }
         with timer.step("load"):
-            loaded = load_task(settings, run_id, started_at.date(), results, run_row)
+            replace = ("articles", "boilerplate") if full_refresh else ()
+            loaded = load_task(settings, run_id, started_at.date(), results, run_row, replace)
         try:
             with timer.step("model"):
                 models = model_task(settings)
@@ -130,7 +140,8 @@ def etl(
         "warehouse": str(settings.warehouse),
         "inputs_found": plan["found"],
         "inputs_unchanged": plan["unchanged"],
-        "batches": len(batches),
+        "batches": len(futures),
+        "recleaned_documents": sum(r["documents"] for r in results if "ingest_date" in r),
         "documents_in": run_row["documents_in"],
         "articles_out": loaded["counts"]["articles"],
         "duplicates": loaded["duplicates"],

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import time
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from prefect import task
 
 from . import PIPELINE_VERSION
@@ -84,50 +86,71 @@ def transform_document(doc: RawDocument, settings: Settings, run_id: str, ingest
     return row, removed
 
 
+class StagedBatch:
+    """Rows of one batch, per table, written as staged Parquet parts at the end."""
+
+    def __init__(self, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime):
+        self.settings, self.run_id, self.batch_no, self.ingested_at = settings, run_id, batch_no, ingested_at
+        self.rows: dict[str, list[dict]] = {t: [] for t in ("documents", "articles", "boilerplate", "quarantine", "inputs")}
+        self.seen: set[str] = set()
+        self.started = time.perf_counter()
+
+    def quarantine(self, uri: str, exc: BadInput, data: bytes | None) -> None:
+        self.rows["quarantine"].append(quarantine_row(self.settings, uri, exc.reason, exc.detail, data, self.run_id, self.ingested_at))
+
+    def add(self, doc: RawDocument, keep_document: bool = True) -> bool:
+        """Clean one document into the batch; False if it was quarantined or seen already."""
+        if doc.doc_id in self.seen:
+            return False
+        try:
+            row, removed = transform_document(doc, self.settings, self.run_id, self.ingested_at)
+        except BadInput as exc:
+            self.quarantine(doc.source_uri, exc, doc.raw_text.encode("utf-8"))
+            return False
+        self.seen.add(doc.doc_id)
+        if keep_document:
+            self.rows["documents"].append({**doc.__dict__, "ingested_at": self.ingested_at, "run_id": self.run_id})
+        self.rows["articles"].append(row)
+        self.rows["boilerplate"].extend(removed)
+        return True
+
+    def write(self, **extra) -> dict:
+        staging = Path(self.settings.staging_dir) / self.run_id
+        parts = {
+            name: str(write_parquet_atomic(to_table(name, rows), staging / name / f"part-{self.batch_no:05d}.parquet"))
+            for name, rows in self.rows.items() if rows
+        }
+        return {"batch_no": self.batch_no, "parts": parts, "documents": len(self.rows["articles"]),
+                "quarantined": len(self.rows["quarantine"]), "seconds": time.perf_counter() - self.started, **extra}
+
+
 def process_files(files: list[InputFile], settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
-    """Pure batch function: returns staged part paths and counts."""
-    started = time.perf_counter()
-    documents, articles, boilerplate, quarantine, inputs = [], [], [], [], []
-    seen: set[str] = set()
+    """Read, extract and clean a batch of input files into staged parts; record them in the input manifest."""
+    batch = StagedBatch(settings, run_id, batch_no, ingested_at)
     for f in files:
         n_docs = n_bad = 0
         for item in read_file(f, settings.max_doc_bytes):
             if isinstance(item, tuple):
-                uri, exc, data = item
-                quarantine.append(quarantine_row(settings, uri, exc.reason, exc.detail, data, run_id, ingested_at))
+                batch.quarantine(*item)
                 n_bad += 1
-                continue
-            doc = item
-            if doc.doc_id in seen:
-                continue
-            try:
-                row, removed = transform_document(doc, settings, run_id, ingested_at)
-            except BadInput as exc:
-                quarantine.append(quarantine_row(settings, doc.source_uri, exc.reason, exc.detail, doc.raw_text.encode("utf-8"), run_id, ingested_at))
-                n_bad += 1
-                continue
-            seen.add(doc.doc_id)
-            documents.append({**doc.__dict__, "ingested_at": ingested_at, "run_id": run_id})
-            articles.append(row)
-            boilerplate.extend(removed)
-            n_docs += 1
-        inputs.append({"source_uri": f.path, "size": f.size, "mtime_ns": f.mtime_ns, "documents": n_docs,
-                       "quarantined": n_bad, "run_id": run_id, "seen_at": ingested_at})
-    parts = {}
-    staging = Path(settings.staging_dir) / run_id
-    tables = (("documents", documents), ("articles", articles), ("boilerplate", boilerplate),
-              ("quarantine", quarantine), ("inputs", inputs))
-    for name, rows in tables:
-        if rows:
-            parts[name] = str(write_parquet_atomic(to_table(name, rows), staging / name / f"part-{batch_no:05d}.parquet"))
-    return {
-        "batch_no": batch_no,
-        "parts": parts,
-        "documents": len(documents),
-        "quarantined": len(quarantine),
-        "bytes": sum(f.size for f in files),
-        "seconds": time.perf_counter() - started,
-    }
+            elif batch.add(item):
+                n_docs += 1
+        batch.rows["inputs"].append({"source_uri": f.path, "size": f.size, "mtime_ns": f.mtime_ns, "documents": n_docs,
+                                     "quarantined": n_bad, "run_id": run_id, "seen_at": ingested_at})
+    return batch.write(bytes=sum(f.size for f in files))
+
+
+RAW_FIELDS = [f.name for f in dataclasses.fields(RawDocument)]
+
+
+def reclean_documents(lake_file: str, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
+    """Clean the raw documents kept in one lake file again (after the rules changed)."""
+    batch = StagedBatch(settings, run_id, batch_no, ingested_at)
+    table = pq.read_table(lake_file, columns=RAW_FIELDS)
+    for row in table.to_pylist():
+        batch.add(RawDocument(**row), keep_document=False)
+    ingest_date = Path(lake_file).parent.name.removeprefix("ingest_date=")
+    return batch.write(bytes=sum(table["n_bytes"].to_pylist()), ingest_date=date.fromisoformat(ingest_date))
 
 
 TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE, errno.ECONNRESET}
@@ -137,6 +160,11 @@ def retry_on_transient_io(task, task_run, state) -> bool:
     """Retry a batch after a transient I/O error (NFS hiccup, EIO); never after bad data or a full disk."""
     exc = state.result(raise_on_failure=False)
     return isinstance(exc, (TimeoutError, ConnectionError)) or (isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
+
+
+@task(name="reclean-batch", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_on_transient_io)
+def reclean_batch(lake_file: str, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
+    return reclean_documents(lake_file, settings, run_id, batch_no, ingested_at)
 
 
 @task(name="process-batch", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_on_transient_io)

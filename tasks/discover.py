@@ -197,6 +197,18 @@ def _write_batches(reader, plan_dir: Path, max_docs: int, max_bytes: int) -> tup
     return paths, n
 
 
+def kept_documents(settings: Settings) -> list[str]:
+    """The lake's documents files (raw text kept), for a rebuild that re-cleans them."""
+    if not Path(settings.db_path).exists():
+        return []
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        rows = con.execute("SELECT lake_path FROM meta.lake_files WHERE table_name = 'documents' ORDER BY lake_path").fetchall()
+    finally:
+        con.close()
+    return [str(Path(settings.warehouse) / r[0]) for r in rows]
+
+
 @task(name="discover")
 def discover_task(settings: Settings, run_id: str, inputs: list[str]) -> dict:
     return plan_batches(settings, run_id, inputs)

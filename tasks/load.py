@@ -30,6 +30,7 @@ META_DDL = [
     "CREATE SCHEMA IF NOT EXISTS meta",
     """CREATE TABLE IF NOT EXISTS meta.lake_files (
         run_id VARCHAR, table_name VARCHAR, staged_path VARCHAR, lake_path VARCHAR, n_rows BIGINT)""",
+    "CREATE TABLE IF NOT EXISTS meta.retired_files (lake_path VARCHAR, run_id VARCHAR)",
     """CREATE TABLE IF NOT EXISTS meta.runs (
         run_id VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, inputs VARCHAR[],
         documents_in BIGINT, articles_out BIGINT, duplicates BIGINT, quarantined BIGINT,
@@ -128,13 +129,26 @@ def _drop_loaded(con, batches: list[dict]) -> int:
     return n_docs
 
 
-def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict) -> dict:
-    """Insert staged parts, the lake file list and the run record in one transaction; then publish."""
+def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
+             replace: tuple[str, ...] = ()) -> dict:
+    """Insert staged parts, the lake file list and the run record in one transaction; then publish.
+
+    Tables in ``replace`` (a rebuild) lose their previous rows in the same transaction; their old
+    lake files are retired and deleted once the transaction has committed.
+    """
     con = connect(settings.db_path, wait_seconds=settings.extra.get("db_wait_seconds", 30))
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
         try:
+            retired = [r[0] for r in con.execute(
+                "SELECT lake_path FROM meta.lake_files WHERE table_name IN (SELECT unnest(?::VARCHAR[]))", [list(replace)]
+            ).fetchall()]
+            for table in replace:
+                con.execute(f"DELETE FROM lake.{table}")
+                con.execute("DELETE FROM meta.lake_files WHERE table_name = ?", [table])
+            if retired:
+                con.executemany("INSERT INTO meta.retired_files VALUES (?, ?)", [(path, run_id) for path in retired])
             duplicates = _drop_loaded(con, batches)
             if _parts(batches, "inputs"):
                 manifest = _parts(batches, "inputs")
@@ -143,17 +157,19 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
             counts = dict.fromkeys(LAKE_TABLES, 0)
             files = []
             for table in LAKE_TABLES:
-                parts = [(b["batch_no"], b["parts"][table]) for b in batches if table in b["parts"]]
-                if not parts:
-                    continue
-                con.execute(
-                    f"INSERT INTO lake.{table} BY NAME SELECT *, ?::DATE AS ingest_date FROM read_parquet(?, union_by_name = true)",
-                    [ingest_date, [p for _, p in parts]],
-                )
+                by_date: dict[date, list[tuple[int, str]]] = {}
+                for b in batches:
+                    if table in b["parts"]:
+                        by_date.setdefault(b.get("ingest_date") or ingest_date, []).append((b["batch_no"], b["parts"][table]))
+                for day, parts in sorted(by_date.items()):
+                    con.execute(
+                        f"INSERT INTO lake.{table} BY NAME SELECT *, ?::DATE AS ingest_date FROM read_parquet(?, union_by_name = true)",
+                        [day, [p for _, p in parts]],
+                    )
+                    for batch_no, staged in parts:
+                        target = lake_path(settings, table, day, run_id, batch_no)
+                        files.append((run_id, table, _rel(settings, Path(staged)), _rel(settings, target), pq.read_metadata(staged).num_rows))
                 counts[table] = con.execute(f"SELECT count(*) FROM lake.{table} WHERE run_id = ?", [run_id]).fetchone()[0]
-                for batch_no, staged in parts:
-                    target = lake_path(settings, table, ingest_date, run_id, batch_no)
-                    files.append((run_id, table, _rel(settings, Path(staged)), _rel(settings, target), pq.read_metadata(staged).num_rows))
             if files:
                 con.executemany("INSERT INTO meta.lake_files VALUES (?, ?, ?, ?, ?)", files)
             row = {**run_row, "articles_out": counts["articles"], "duplicates": duplicates,
@@ -167,10 +183,24 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
     finally:
         con.close()
     crash_point("after_commit")
+    retire(settings)
     publish(settings, files)
     crash_point("after_publish")
     shutil.rmtree(Path(settings.staging_dir) / run_id, ignore_errors=True)
     return {"counts": counts, "duplicates": duplicates, "files": len(files)}
+
+
+def retire(settings: Settings) -> int:
+    """Delete lake files a committed rebuild replaced."""
+    con = connect(settings.db_path, wait_seconds=30)
+    try:
+        paths = [r[0] for r in con.execute("SELECT lake_path FROM meta.retired_files").fetchall()]
+        for path in paths:
+            Path(settings.warehouse, path).unlink(missing_ok=True)
+        con.execute("DELETE FROM meta.retired_files")
+    finally:
+        con.close()
+    return len(paths)
 
 
 def publish(settings: Settings, files: list[tuple]) -> None:
@@ -209,6 +239,7 @@ def recover(settings: Settings) -> dict:
         ).fetchone()[0]
     finally:
         con.close()
+    retire(settings)
     publish(settings, files)
     committed = {f[0] for f in files}
     for run in pending_runs:
@@ -230,5 +261,6 @@ def finish_run(settings: Settings, run_id: str, status: str, step_seconds: dict,
 
 
 @task(name="load")
-def load_task(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict) -> dict:
-    return load_run(settings, run_id, ingest_date, batches, run_row)
+def load_task(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
+              replace: tuple[str, ...] = ()) -> dict:
+    return load_run(settings, run_id, ingest_date, batches, run_row, replace)

@@ -155,3 +155,31 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
         assert con.execute("SELECT count(*) FROM meta.runs WHERE status = 'loaded'").fetchone()[0] == 0
         con.close()
         assert not (warehouse / ".staging").exists() or not any((warehouse / ".staging").iterdir()), point
+
+
+def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus, tmp_path):
+    """`news-etl rebuild` re-cleans the raw text the lake keeps; no input is read again."""
+    from flows.etl import run_etl
+
+    warehouse = tmp_path / "wh"
+    run_etl([corpus], warehouse, workers=1)
+    before = table_counts(warehouse)
+    shutil.rmtree(corpus)  # the inputs are gone: a rebuild must not need them
+    rules = tmp_path / "site.toml"
+    rules.write_text('[[line]]\nname = "site_greeting"\npattern = \'^am morgen war wladimir putin der erste.*$\'\n')
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "rebuild", "--warehouse", str(warehouse), "--rules", str(rules), "--workers", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env=_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "5 kept documents cleaned again" in proc.stdout
+
+    after = table_counts(warehouse)
+    assert after["documents"] == after["articles"] == after["marts.articles"] == 5
+    assert after["boilerplate"] == before["boilerplate"] + 1
+    assert lake_counts(warehouse) == {t: after[t] for t in TABLES}  # old lake files retired
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM lake.boilerplate WHERE rule = 'site_greeting'").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM marts.articles WHERE body LIKE '%Glückwunschbotschaft an den nordkoreanischen%'").fetchone()[0] == 0
+    con.close()
