@@ -164,9 +164,9 @@ def etl(
 def stage_rejected(settings: Settings, run_id: str, batch_no: int, rejected: list, at: datetime) -> dict:
     """Inputs that could not even be opened become a quarantine part of their own."""
     rows = [quarantine_row(settings, r.source_uri, r.reason, r.detail, None, run_id, at) for r in rejected]
-    path = Path(settings.staging_dir) / run_id / "quarantine" / f"part-{batch_no:05d}.parquet"
+    path = Path(settings.staging_dir) / run_id / "quarantine" / f"part-{batch_no:05d}-0000.parquet"
     write_parquet_atomic(to_table("quarantine", rows), path)
-    return {"batch_no": batch_no, "parts": {"quarantine": str(path)}, "documents": 0,
+    return {"batch_no": batch_no, "chunks": [{"quarantine": str(path)}], "documents": 0,
             "quarantined": len(rows), "bytes": 0, "seconds": 0.0}
 
 

@@ -87,16 +87,21 @@ def transform_document(doc: RawDocument, settings: Settings, run_id: str, ingest
 
 
 class StagedBatch:
-    """Rows of one batch, per table, written as staged Parquet parts at the end."""
+    """Rows of one batch, per table, flushed to staged Parquet parts every ``batch_docs`` documents
+    or ``batch_bytes`` of raw text, so one huge JSONL file does not have to fit in memory."""
 
     def __init__(self, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime):
         self.settings, self.run_id, self.batch_no, self.ingested_at = settings, run_id, batch_no, ingested_at
         self.rows: dict[str, list[dict]] = {t: [] for t in ("documents", "articles", "boilerplate", "quarantine", "inputs")}
+        self.chunks: list[dict[str, str]] = []
         self.seen: set[str] = set()
+        self.pending_bytes = 0
+        self.n_documents = self.n_quarantined = 0
         self.started = time.perf_counter()
 
     def quarantine(self, uri: str, exc: BadInput, data: bytes | None) -> None:
         self.rows["quarantine"].append(quarantine_row(self.settings, uri, exc.reason, exc.detail, data, self.run_id, self.ingested_at))
+        self.n_quarantined += 1
 
     def add(self, doc: RawDocument, keep_document: bool = True) -> bool:
         """Clean one document into the batch; False if it was quarantined or seen already."""
@@ -112,16 +117,25 @@ class StagedBatch:
             self.rows["documents"].append({**doc.__dict__, "ingested_at": self.ingested_at, "run_id": self.run_id})
         self.rows["articles"].append(row)
         self.rows["boilerplate"].extend(removed)
+        self.n_documents += 1
+        self.pending_bytes += doc.n_bytes
+        if len(self.rows["articles"]) >= self.settings.batch_docs or self.pending_bytes >= self.settings.batch_bytes:
+            self.flush()
         return True
 
-    def write(self, **extra) -> dict:
+    def flush(self) -> None:
         staging = Path(self.settings.staging_dir) / self.run_id
-        parts = {
-            name: str(write_parquet_atomic(to_table(name, rows), staging / name / f"part-{self.batch_no:05d}.parquet"))
-            for name, rows in self.rows.items() if rows
-        }
-        return {"batch_no": self.batch_no, "parts": parts, "documents": len(self.rows["articles"]),
-                "quarantined": len(self.rows["quarantine"]), "seconds": time.perf_counter() - self.started, **extra}
+        name = f"part-{self.batch_no:05d}-{len(self.chunks):04d}.parquet"
+        chunk = {t: str(write_parquet_atomic(to_table(t, rows), staging / t / name)) for t, rows in self.rows.items() if rows}
+        if chunk:
+            self.chunks.append(chunk)
+        self.rows = {t: [] for t in self.rows}
+        self.pending_bytes = 0
+
+    def write(self, **extra) -> dict:
+        self.flush()
+        return {"batch_no": self.batch_no, "chunks": self.chunks, "documents": self.n_documents,
+                "quarantined": self.n_quarantined, "seconds": time.perf_counter() - self.started, **extra}
 
 
 def process_files(files: list[InputFile], settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:

@@ -32,6 +32,8 @@ def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 
                 raise
             time.sleep(0.2)
     con.execute("SET preserve_insertion_order = false")
+    # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.
+    con.execute(f"SET memory_limit = '{os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '512MB')}'")
     threads = os.environ.get("NEWS_ETL_DUCKDB_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")

@@ -62,25 +62,32 @@ def _ensure_table(con, qualified: str, schema: pa.Schema, ingest_date: bool = Fa
             con.execute(f'ALTER TABLE {qualified} ADD COLUMN "{col}" {col_type}')
 
 
-def lake_path(settings: Settings, table: str, ingest_date: date, run_id: str, batch_no: int) -> Path:
-    return Path(settings.lake_dir) / table / f"ingest_date={ingest_date.isoformat()}" / f"part-{run_id}-{batch_no:05d}.parquet"
+def lake_path(settings: Settings, table: str, ingest_date: date, run_id: str, staged: str) -> Path:
+    """``lake/<table>/ingest_date=D/part-<run>-<batch>-<chunk>.parquet`` for a staged part."""
+    name = f"part-{run_id}-{Path(staged).name.removeprefix('part-')}"
+    return Path(settings.lake_dir) / table / f"ingest_date={ingest_date.isoformat()}" / name
 
 
 def _rel(settings: Settings, path: Path) -> str:
     return str(Path(path).resolve().relative_to(Path(settings.warehouse).resolve()))
 
 
-def _parts(batches: list[dict], table: str) -> list[str]:
-    return [b["parts"][table] for b in batches if table in b["parts"]]
+def _chunks(batches: list[dict]) -> list[dict]:
+    """One unit per staged chunk: its parts by table, and the ingest date its lake files get."""
+    return [{"parts": dict(c), "ingest_date": b.get("ingest_date")} for b in batches for c in b["chunks"]]
 
 
-def _drop_loaded(con, batches: list[dict]) -> int:
+def _parts(chunks: list[dict], table: str) -> list[str]:
+    return [c["parts"][table] for c in chunks if table in c["parts"]]
+
+
+def _drop_loaded(con, chunks: list[dict]) -> int:
     """Keep re-runs from duplicating rows: drop staged documents already loaded (or staged twice in
     this run) with their articles and boilerplate, and quarantine rows already recorded.
     Affected parts are rewritten before they load, so the lake files match the tables."""
     drops: dict[str, tuple[str, set]] = {}  # staged part -> (column, values to drop)
     n_docs = 0
-    if _parts(batches, "documents"):
+    if _parts(chunks, "documents"):
         rows = con.execute(
             """
             WITH staged AS (
@@ -90,17 +97,17 @@ def _drop_loaded(con, batches: list[dict]) -> int:
             WHERE rn > 1 OR doc_id IN (SELECT doc_id FROM lake.documents)
             GROUP BY filename
             """,
-            [_parts(batches, "documents")],
+            [_parts(chunks, "documents")],
         ).fetchall()
         dropped_docs = {fn: set(ids) for fn, ids in rows}
-        for b in batches:
-            ids = dropped_docs.get(b["parts"].get("documents"))
+        for c in chunks:
+            ids = dropped_docs.get(c["parts"].get("documents"))
             if ids:
                 n_docs += len(ids)
                 for table in DOC_TABLES:
-                    if table in b["parts"]:
-                        drops[b["parts"][table]] = ("doc_id", ids)
-    if _parts(batches, "quarantine"):
+                    if table in c["parts"]:
+                        drops[c["parts"][table]] = ("doc_id", ids)
+    if _parts(chunks, "quarantine"):
         rows = con.execute(
             """
             WITH staged AS (
@@ -111,11 +118,11 @@ def _drop_loaded(con, batches: list[dict]) -> int:
             WHERE rn > 1 OR EXISTS (SELECT 1 FROM lake.quarantine q WHERE q.source_uri = s.source_uri AND q.reason = s.reason)
             GROUP BY filename
             """,
-            [_parts(batches, "quarantine")],
+            [_parts(chunks, "quarantine")],
         ).fetchall()
         drops.update({fn: ("__row__", set(rows_)) for fn, rows_ in rows})
-    for b in batches:
-        for table, path in list(b["parts"].items()):
+    for c in chunks:
+        for table, path in list(c["parts"].items()):
             if path in drops:
                 column, values = drops[path]
                 t = pq.read_table(path)
@@ -125,7 +132,7 @@ def _drop_loaded(con, batches: list[dict]) -> int:
                     write_parquet_atomic(t, path)
                 else:
                     os.unlink(path)
-                    del b["parts"][table]
+                    del c["parts"][table]
     return n_docs
 
 
@@ -149,25 +156,26 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
                 con.execute("DELETE FROM meta.lake_files WHERE table_name = ?", [table])
             if retired:
                 con.executemany("INSERT INTO meta.retired_files VALUES (?, ?)", [(path, run_id) for path in retired])
-            duplicates = _drop_loaded(con, batches)
-            if _parts(batches, "inputs"):
-                manifest = _parts(batches, "inputs")
+            chunks = _chunks(batches)
+            duplicates = _drop_loaded(con, chunks)
+            if _parts(chunks, "inputs"):
+                manifest = _parts(chunks, "inputs")
                 con.execute("DELETE FROM meta.inputs WHERE source_uri IN (SELECT source_uri FROM read_parquet(?))", [manifest])
                 con.execute("INSERT INTO meta.inputs BY NAME SELECT * FROM read_parquet(?)", [manifest])
             counts = dict.fromkeys(LAKE_TABLES, 0)
             files = []
             for table in LAKE_TABLES:
-                by_date: dict[date, list[tuple[int, str]]] = {}
-                for b in batches:
-                    if table in b["parts"]:
-                        by_date.setdefault(b.get("ingest_date") or ingest_date, []).append((b["batch_no"], b["parts"][table]))
+                by_date: dict[date, list[str]] = {}
+                for c in chunks:
+                    if table in c["parts"]:
+                        by_date.setdefault(c["ingest_date"] or ingest_date, []).append(c["parts"][table])
                 for day, parts in sorted(by_date.items()):
                     con.execute(
                         f"INSERT INTO lake.{table} BY NAME SELECT *, ?::DATE AS ingest_date FROM read_parquet(?, union_by_name = true)",
-                        [day, [p for _, p in parts]],
+                        [day, parts],
                     )
-                    for batch_no, staged in parts:
-                        target = lake_path(settings, table, day, run_id, batch_no)
+                    for staged in parts:
+                        target = lake_path(settings, table, day, run_id, staged)
                         files.append((run_id, table, _rel(settings, Path(staged)), _rel(settings, target), pq.read_metadata(staged).num_rows))
                 counts[table] = con.execute(f"SELECT count(*) FROM lake.{table} WHERE run_id = ?", [run_id]).fetchone()[0]
             if files:

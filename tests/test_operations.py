@@ -183,3 +183,23 @@ def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus,
     assert con.execute("SELECT count(*) FROM lake.boilerplate WHERE rule = 'site_greeting'").fetchone()[0] == 1
     assert con.execute("SELECT count(*) FROM marts.articles WHERE body LIKE '%Glückwunschbotschaft an den nordkoreanischen%'").fetchone()[0] == 0
     con.close()
+
+
+def test_a_big_jsonl_file_is_staged_in_bounded_chunks(prefect_harness, tmp_path):
+    """One input file larger than a batch is flushed every batch_docs documents, not held whole."""
+    import json
+
+    from flows.etl import run_etl
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    records = [{"id": i, "text": f"{texts[i % 5]}\n\nNachtrag {i}: Die Lage blieb am Abend unverändert."} for i in range(7)]
+    src = tmp_path / "in" / "feed.jsonl"
+    src.parent.mkdir()
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+
+    warehouse = tmp_path / "wh"
+    summary = run_etl([src.parent], warehouse, workers=1, batch_docs=3)
+    assert summary["articles_out"] == 7
+    files = sorted((warehouse / "lake" / "articles").rglob("*.parquet"))
+    assert len(files) == 3
+    assert lake_counts(warehouse)["articles"] == 7
