@@ -10,6 +10,7 @@ generates ``docs/models.md``.
 from __future__ import annotations
 
 import graphlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,58 @@ def _one_select(path: Path, sql: str) -> None:
         raise ModelError(f"{path}: a model is exactly one SELECT statement")
 
 
+def _split_name(qualified: str) -> list[str]:
+    """``db.marts."x y" AS t`` (as get_table_names(qualified=True) returns it) -> [db, marts, x y]."""
+    parts, buf, quoted, i = [], [], False, 0
+    while i < len(qualified):
+        ch = qualified[i]
+        if ch == '"':
+            if quoted and qualified[i + 1:i + 2] == '"':
+                buf.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif not quoted and ch == ".":
+            parts.append("".join(buf))
+            buf = []
+        elif not quoted and ch.isspace():
+            break  # the alias follows
+        else:
+            buf.append(ch)
+        i += 1
+    parts.append("".join(buf))
+    return parts
+
+
+def _tables_in_parse_tree(sql: str) -> set[str]:
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise duckdb.ParserException(tree.get("error_message", "cannot parse"))
+    found, todo = set(), [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                found.add(".".join(p for p in (node["schema_name"], node["table_name"]) if p))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
+
+
+def tables_read(sql: str) -> list[str]:
+    """``schema.table`` (or ``table``) of every table a query reads, by DuckDB's parser; lower case
+    like DuckDB's own name resolution."""
+    try:
+        names = {".".join(_split_name(t)[-2:]) for t in duckdb.get_table_names(sql, qualified=True)}
+    except duckdb.BinderException:
+        # get_table_names binds JOIN ... USING against tables it cannot see and fails; the parse
+        # tree alone has the same table references (CTE names come without a schema there).
+        names = _tables_in_parse_tree(sql)
+    return sorted(n.lower() for n in names)
+
+
 def discover_models(sql_dir: Path) -> list[Model]:
     """All models, ordered so that each comes after the models it reads.
 
@@ -117,18 +170,17 @@ def discover_models(sql_dir: Path) -> list[Model]:
     for qualified, (schema, path, sql) in raw.items():
         _one_select(path, sql)
         try:
-            tables = duckdb.get_table_names(sql, qualified=True)
+            tables = tables_read(sql)
         except duckdb.Error as exc:
             raise ModelError(f"{path}: cannot parse: {exc}") from None
         deps = []
-        for t in tables:
-            parts = t.split(".")
-            if len(parts) >= 2 and parts[-2] in MATERIALIZATION:
-                ref = ".".join(parts[-2:])
+        for ref in tables:
+            ref_schema, _, ref_name = ref.rpartition(".")
+            if ref_schema in MATERIALIZATION:
                 if ref not in raw:
-                    raise ModelError(f"{path}: reads {ref}, which is not a model (no {Path(sql_dir) / parts[-2] / parts[-1]}.sql)")
+                    raise ModelError(f"{path}: reads {ref}, which is not a model (no {Path(sql_dir) / ref_schema / ref_name}.sql)")
                 deps.append(ref)
-        models[qualified] = Model(schema, path.stem, path, sql, tuple(sorted(set(deps))), tuple(sorted(tables)), parse_header(sql))
+        models[qualified] = Model(schema, path.stem, path, sql, tuple(sorted(set(deps))), tuple(tables), parse_header(sql))
     sorter = graphlib.TopologicalSorter({q: m.depends_on for q, m in models.items()})
     try:
         order = list(sorter.static_order())
@@ -200,7 +252,7 @@ def run_data_tests(con, sql_dir: Path, only_reading: set[str] | None = None, max
     for path in sorted((Path(sql_dir) / "tests").glob("*.sql")):
         sql = _read_sql(path)
         if only_reading is not None:
-            reads = {".".join(t.split(".")[-2:]) for t in duckdb.get_table_names(sql, qualified=True)}
+            reads = set(tables_read(sql))
             if not reads & only_reading:
                 continue
         ran.append(path.stem)

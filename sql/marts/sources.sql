@@ -1,5 +1,6 @@
 -- model: Agencies and outlets credited in unique articles (text credits and credits in bylines), spelling variants merged.
--- column source: most used spelling of the source (e.g. `Euro News`); primary key.
+-- column source: most used spelling of the source (ties: the first in sort order, so `Euro News`
+--   wins over `euro-news`); primary key.
 -- column source_key: normalised name the spellings were merged on (lower case, letters and digits only).
 -- column articles: unique articles crediting the source.
 -- column spellings: every spelling seen, sorted.
@@ -29,7 +30,7 @@ spellings as (
     group by all
 )
 select
-    (select arg_max(s.name, s.n) from spellings s where s.source_key = named.source_key) as source,
+    (select first(s.name order by s.n desc, s.name) from spellings s where s.source_key = named.source_key) as source,
     source_key,
     count(distinct doc_id) as articles,
     list_sort(list_distinct(list(name))) as spellings,
