@@ -65,6 +65,47 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from tasks.model import describe_models, render_docs
+    from tasks.settings import DEFAULT_SQL_DIR
+
+    sql_dir = Path(args.sql_dir or DEFAULT_SQL_DIR)
+    if args.docs:
+        text = render_docs(sql_dir)
+        if args.docs == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.docs).write_text(text, encoding="utf-8")
+            print(f"wrote {args.docs}")
+        return 0
+    from tasks.database import connect
+
+    con = connect(Path(args.warehouse) / "news.duckdb", read_only=True, wait_seconds=args.wait)
+    try:
+        rows = describe_models(con, sql_dir)
+    finally:
+        con.close()
+    width = max(len(r["model"]) for r in rows) if rows else 5
+    print(f"{'model':<{width}}  kind   {'rows':>9}  depends on")
+    for r in rows:
+        count = "-" if r["rows"] is None else str(r["rows"])
+        print(f"{r['model']:<{width}}  {r['kind']:<5}  {count:>9}  {', '.join(r['depends_on']) or '-'}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from tasks.search import search_warehouse
+
+    hits = search_warehouse(args.warehouse, args.query, limit=args.limit, wait_seconds=args.wait)
+    if not hits:
+        print(f"no match for {args.query!r}")
+        return 0
+    for h in hits:
+        print(f"{h.score:7.3f}  {h.doc_id[:16]}  {h.title or '(no title)'}")
+        print(f"         {h.snippet}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=40)
     sql.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
     sql.set_defaults(func=cmd_sql)
+
+    models = sub.add_parser("models", help="list the SQL models: kind, dependencies, row counts")
+    models.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
+    models.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
+    models.add_argument("--docs", metavar="FILE", help="write the model reference (markdown) to FILE ('-' for stdout) instead")
+    models.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
+    models.set_defaults(func=cmd_models)
+
+    search = sub.add_parser("search", help="full-text search over marts.articles (title + body)")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
+    search.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
+    search.set_defaults(func=cmd_search)
     return parser
 
 

@@ -1,14 +1,18 @@
 """Build the SQL models in ``sql/`` in dependency order and run their data tests.
 
 ``sql/staging/*.sql`` become views in schema ``staging``, ``sql/marts/*.sql`` tables in schema
-``marts``; the order comes from the tables each query reads (DuckDB's own parser).
-``sql/tests/*.sql`` return offending rows: any row fails the build.
+``marts``; the order comes from the tables each query reads (DuckDB's own parser), never from a
+hand-kept list. ``sql/tests/*.sql`` return offending rows: any row fails the build. Each file
+starts with a header comment (``-- model: …`` / ``-- column <name>: …``) that documents it and
+generates ``docs/models.md``.
 """
 
 from __future__ import annotations
 
 import graphlib
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -18,6 +22,7 @@ from .database import connect
 from .settings import Settings
 
 MATERIALIZATION = {"staging": "VIEW", "marts": "TABLE"}
+SHOW_ROWS = 5
 
 
 class ModelError(Exception):
@@ -29,16 +34,59 @@ class DataTestFailure(ModelError):
 
 
 @dataclass(frozen=True)
+class Header:
+    description: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Model:
     schema: str
     name: str
     path: Path
     sql: str
     depends_on: tuple[str, ...]
+    reads: tuple[str, ...] = ()  # every table the query reads, models or not
+    header: Header = Header()
 
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return MATERIALIZATION[self.schema].lower()
+
+
+_HEADER_LINE = re.compile(r"--\s?(?P<text>.*)")
+_ENTRY = re.compile(r"(?P<key>model|test|column\s+(?P<col>[A-Za-z_][A-Za-z0-9_]*))\s*:\s*(?P<text>.*)")
+
+
+def parse_header(sql: str) -> Header:
+    """Read the leading ``--`` comment: ``model:``/``test:`` and ``column <name>:`` entries;
+    an indented comment line continues the previous entry."""
+    description, columns, current = [], {}, None
+    for line in sql.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        m = _HEADER_LINE.match(line)
+        if not m:
+            break
+        text = m.group("text")
+        entry = _ENTRY.match(text.strip())
+        if entry and not text.startswith("  "):
+            if entry.group("col"):
+                current = entry.group("col")
+                columns[current] = entry.group("text").strip()
+            else:
+                current = None
+                description.append(entry.group("text").strip())
+        elif current:
+            columns[current] = f"{columns[current]} {text.strip()}".strip()
+        elif description:
+            description.append(text.strip())
+    return Header(" ".join(d for d in description if d), columns)
 
 
 def _read_sql(path: Path) -> str:
@@ -48,27 +96,91 @@ def _read_sql(path: Path) -> str:
     return sql
 
 
+def _one_select(path: Path, sql: str) -> None:
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ModelError(f"{path}: cannot parse: {exc}") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise ModelError(f"{path}: a model is exactly one SELECT statement")
+
+
+def _split_name(qualified: str) -> list[str]:
+    """``db.marts."x y" AS t`` (as get_table_names(qualified=True) returns it) -> [db, marts, x y]."""
+    parts, buf, quoted, i = [], [], False, 0
+    while i < len(qualified):
+        ch = qualified[i]
+        if ch == '"':
+            if quoted and qualified[i + 1:i + 2] == '"':
+                buf.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif not quoted and ch == ".":
+            parts.append("".join(buf))
+            buf = []
+        elif not quoted and ch.isspace():
+            break  # the alias follows
+        else:
+            buf.append(ch)
+        i += 1
+    parts.append("".join(buf))
+    return parts
+
+
+def _tables_in_parse_tree(sql: str) -> set[str]:
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise duckdb.ParserException(tree.get("error_message", "cannot parse"))
+    found, todo = set(), [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                found.add(".".join(p for p in (node["schema_name"], node["table_name"]) if p))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
+
+
+def tables_read(sql: str) -> list[str]:
+    """``schema.table`` (or ``table``) of every table a query reads, by DuckDB's parser; lower case
+    like DuckDB's own name resolution."""
+    try:
+        names = {".".join(_split_name(t)[-2:]) for t in duckdb.get_table_names(sql, qualified=True)}
+    except duckdb.BinderException:
+        # get_table_names binds JOIN ... USING against tables it cannot see and fails; the parse
+        # tree alone has the same table references (CTE names come without a schema there).
+        names = _tables_in_parse_tree(sql)
+    return sorted(n.lower() for n in names)
+
+
 def discover_models(sql_dir: Path) -> list[Model]:
-    """All models, ordered so that each comes after the models it reads."""
+    """All models, ordered so that each comes after the models it reads.
+
+    A reference to ``staging.x``/``marts.x`` without a file, or a dependency cycle, is a
+    ModelError naming the file(s)."""
     raw = {}
     for schema in MATERIALIZATION:
         for path in sorted((Path(sql_dir) / schema).glob("*.sql")):
             raw[f"{schema}.{path.stem}"] = (schema, path, _read_sql(path))
     models = {}
     for qualified, (schema, path, sql) in raw.items():
+        _one_select(path, sql)
         try:
-            tables = duckdb.get_table_names(sql, qualified=True)
+            tables = tables_read(sql)
         except duckdb.Error as exc:
             raise ModelError(f"{path}: cannot parse: {exc}") from None
         deps = []
-        for t in tables:
-            parts = t.split(".")
-            if len(parts) >= 2 and parts[-2] in MATERIALIZATION:
-                ref = ".".join(parts[-2:])
+        for ref in tables:
+            ref_schema, _, ref_name = ref.rpartition(".")
+            if ref_schema in MATERIALIZATION:
                 if ref not in raw:
-                    raise ModelError(f"{path}: reads {ref}, which is not a model in {sql_dir}")
+                    raise ModelError(f"{path}: reads {ref}, which is not a model (no {Path(sql_dir) / ref_schema / ref_name}.sql)")
                 deps.append(ref)
-        models[qualified] = Model(schema, path.stem, path, sql, tuple(sorted(set(deps))))
+        models[qualified] = Model(schema, path.stem, path, sql, tuple(sorted(set(deps))), tuple(tables), parse_header(sql))
     sorter = graphlib.TopologicalSorter({q: m.depends_on for q, m in models.items()})
     try:
         order = list(sorter.static_order())
@@ -79,53 +191,160 @@ def discover_models(sql_dir: Path) -> list[Model]:
     return [models[q] for q in order]
 
 
-def build_models(con, sql_dir: Path) -> list[Model]:
-    models = discover_models(sql_dir)
+def _existing(con) -> set[str]:
+    return {f"{s}.{t}" for s, t in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+    ).fetchall()}
+
+
+def _qualify(name: str, models: list[Model]) -> str:
+    if "." in name:
+        return name
+    matches = [m.qualified for m in models if m.name == name]
+    if len(matches) != 1:
+        raise ModelError(f"unknown model {name!r}" if not matches else f"ambiguous model {name!r}: {matches}")
+    return matches[0]
+
+
+def select_models(models: list[Model], select: list[str] | None, existing: set[str]) -> list[Model]:
+    """The selected models plus, transitively, the models they read that do not exist yet."""
+    if select is None:
+        return models
+    by_name = {m.qualified: m for m in models}
+    wanted, todo = set(), [_qualify(n, models) for n in select]
+    for q in todo:
+        if q not in by_name:
+            raise ModelError(f"unknown model {q!r}")
+    while todo:
+        q = todo.pop()
+        if q in wanted:
+            continue
+        wanted.add(q)
+        todo.extend(d for d in by_name[q].depends_on if d not in existing)
+    return [m for m in models if m.qualified in wanted]
+
+
+def build_models(con, sql_dir: Path, select: list[str] | None = None) -> list[Model]:
+    """Create the (selected) models in dependency order on an open connection."""
+    models = select_models(discover_models(sql_dir), select, _existing(con))
     for schema in MATERIALIZATION:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for m in models:
-        kind = MATERIALIZATION[m.schema]
         try:
-            con.execute(f"CREATE OR REPLACE {kind} {m.qualified} AS {m.sql}")
+            con.execute(f"CREATE OR REPLACE {MATERIALIZATION[m.schema]} {m.qualified} AS {m.sql}")
         except duckdb.Error as exc:
             raise ModelError(f"{m.path}: {exc}") from None
     return models
 
 
-def run_data_tests(con, sql_dir: Path, max_rows: int = 5) -> None:
-    failures = []
+def _show(value, width: int = 80) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_data_tests(con, sql_dir: Path, only_reading: set[str] | None = None, max_rows: int = SHOW_ROWS) -> list[str]:
+    """Run ``sql/tests/*.sql``; with only_reading, just the tests that read one of those tables.
+
+    Returns the names of the tests run; raises DataTestFailure naming each failing test with its
+    number of offending rows and the first ones."""
+    failures, ran = [], []
     for path in sorted((Path(sql_dir) / "tests").glob("*.sql")):
+        sql = _read_sql(path)
+        if only_reading is not None:
+            reads = set(tables_read(sql))
+            if not reads & only_reading:
+                continue
+        ran.append(path.stem)
         try:
-            cur = con.execute(_read_sql(path))
+            n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+            if not n:
+                continue
+            cur = con.execute(sql)
             rows = cur.fetchmany(max_rows)
             columns = [d[0] for d in cur.description]
         except duckdb.Error as exc:
-            failures.append(f"{path.stem}: error: {exc}")
+            failures.append(f"data test {path.stem} ({path}) could not run: {exc}")
             continue
-        if rows:
-            shown = "; ".join(str(dict(zip(columns, r))) for r in rows)
-            failures.append(f"{path.stem}: offending rows: {shown}")
+        shown = "\n".join("    " + ", ".join(f"{c}={_show(v)}" for c, v in zip(columns, r)) for r in rows)
+        more = f"\n    … and {n - len(rows)} more" if n > len(rows) else ""
+        description = parse_header(sql).description
+        failures.append(
+            f"data test {path.stem} failed ({description or path}): {n} offending row{'s' if n != 1 else ''}:\n{shown}{more}"
+        )
     if failures:
-        raise DataTestFailure("data tests failed:\n  " + "\n  ".join(failures))
+        raise DataTestFailure("\n".join(failures))
+    return ran
 
 
-def build(settings: Settings) -> list[Model]:
-    """Build every model and run the data tests in one transaction: all or nothing."""
-    con = connect(settings.db_path, wait_seconds=settings.extra.get("db_wait_seconds", 30))
+def build_on(con, sql_dir: Path, select: list[str] | None = None, fts_stemmer: str | None = "german") -> list[Model]:
+    """Build models, run the data tests touching them and rebuild the FTS index if
+    ``marts.articles`` was rebuilt, in one transaction on ``con``: all or nothing."""
+    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            models = build_models(con, settings.sql_dir)
-            run_data_tests(con, settings.sql_dir)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
+        models = build_models(con, sql_dir, select)
+        built = {m.qualified for m in models}
+        run_data_tests(con, sql_dir, None if select is None else built)
+        if fts_stemmer and "marts.articles" in built:
+            from .search import create_index
+
+            create_index(con, stemmer=fts_stemmer)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return models
 
 
+def build(settings: Settings, select: list[str] | None = None) -> list[Model]:
+    """Build every model (or ``select``: those models plus missing dependencies), run the data
+    tests and rebuild the search index, in one transaction."""
+    con = connect(settings.db_path, wait_seconds=settings.extra.get("db_wait_seconds", 30))
+    try:
+        return build_on(con, settings.sql_dir, select, settings.extra.get("fts_stemmer", "german"))
+    finally:
+        con.close()
+
+
+def describe_models(con, sql_dir: Path) -> list[dict]:
+    """name, kind, dependencies and row count (None if not built) of every model."""
+    existing = _existing(con)
+    out = []
+    for m in discover_models(sql_dir):
+        rows = con.execute(f"SELECT count(*) FROM {m.qualified}").fetchone()[0] if m.qualified in existing else None
+        out.append({"model": m.qualified, "kind": m.kind, "depends_on": list(m.depends_on), "rows": rows})
+    return out
+
+
+def render_docs(sql_dir: Path) -> str:
+    """Markdown reference of every model and data test, generated from the SQL headers."""
+    sql_dir = Path(sql_dir)
+    models = sorted(discover_models(sql_dir), key=lambda m: (list(MATERIALIZATION).index(m.schema), m.name))
+    lines = [
+        "# Models",
+        "",
+        "Generated from the header comments of `sql/**/*.sql` by `news-etl models --docs docs/models.md`;",
+        "do not edit by hand. Staging models are views over the lake, marts are tables (also exported",
+        "to `warehouse/marts/<name>.parquet`).",
+        "",
+        "| model | kind | reads |",
+        "|---|---|---|",
+    ]
+    for m in models:
+        lines.append(f"| [`{m.qualified}`](#{m.schema}{m.name}) | {m.kind} | {', '.join(f'`{t}`' for t in m.reads)} |")
+    for m in models:
+        lines += ["", f"## {m.qualified}", "", f"{m.kind}, `{m.path.relative_to(sql_dir.parent)}`", ""]
+        if m.header.description:
+            lines += [m.header.description, ""]
+        lines += ["| column | description |", "|---|---|"]
+        lines += [f"| `{c}` | {d.replace('|', '&#124;')} |" for c, d in m.header.columns.items()]
+    lines += ["", "## Data tests", "", "Each returns the offending rows; any row fails the build.", "",
+              "| test | checks |", "|---|---|"]
+    for path in sorted((sql_dir / "tests").glob("*.sql")):
+        lines.append(f"| `{path.stem}` | {parse_header(_read_sql(path)).description.replace('|', '&#124;')} |")
+    return "\n".join(lines) + "\n"
+
+
 @task(name="model")
-def model_task(settings: Settings) -> list[str]:
-    return [m.qualified for m in build(settings)]
+def model_task(settings: Settings, select: list[str] | None = None) -> list[str]:
+    return [m.qualified for m in build(settings, select)]

@@ -1,26 +1,56 @@
--- articles: one row per unique article (exact copies by body hash collapsed).
--- columns: doc_id, source_name, url, title, subtitle, byline, credits, captions, tags, body,
---   language, n_words, n_paragraphs, n_boilerplate_lines, body_hash, published_at, n_copies,
---   first_seen, last_seen
+-- model: Unique articles: exact copies (same body_hash) collapsed into one row, the first copy seen.
+-- column doc_id: document of the first copy seen (earliest ingested_at, then smallest doc_id); primary key.
+-- column source_name: input root of the first copy.
+-- column url: original URL of the first copy, when known.
+-- column title: headline.
+-- column subtitle: sub-headline / teaser, when found.
+-- column byline: author(s), without agency credits.
+-- column credits: agencies and outlets credited in the text.
+-- column captions: photo captions moved out of the body.
+-- column tags: tags / section labels found in the text.
+-- column body: cleaned body text (paragraphs joined by blank lines).
+-- column language: ISO 639-1 language code of the body.
+-- column n_words: words in the body.
+-- column n_paragraphs: paragraphs in the body.
+-- column n_boilerplate_lines: lines the cleaner removed from the first copy.
+-- column body_hash: SHA-256 of the body; unique.
+-- column published_at: earliest publication time (UTC) any copy carries.
+-- column n_copies: documents with this exact body.
+-- column first_seen: when the first copy was ingested (UTC).
+-- column last_seen: when the latest copy was ingested (UTC).
+-- column ingest_date: lake partition date of the first copy.
+with ranked as (
+    select
+        *,
+        row_number() over copies as copy_no,
+        count(*) over copies as n_copies,
+        min(published_at) over copies as first_published_at,
+        min(ingested_at) over copies as first_seen,
+        max(ingested_at) over copies as last_seen
+    from staging.stg_articles
+    window copies as (partition by body_hash order by ingested_at, doc_id
+                      rows between unbounded preceding and unbounded following)
+)
 select
-    arg_min(doc_id, ingested_at) as doc_id,
-    arg_min(source_name, ingested_at) as source_name,
-    arg_min(url, ingested_at) as url,
-    arg_min(title, ingested_at) as title,
-    arg_min(subtitle, ingested_at) as subtitle,
-    arg_min(byline, ingested_at) as byline,
-    arg_min(credits, ingested_at) as credits,
-    arg_min(captions, ingested_at) as captions,
-    arg_min(tags, ingested_at) as tags,
-    arg_min(body, ingested_at) as body,
-    arg_min(language, ingested_at) as language,
-    arg_min(n_words, ingested_at) as n_words,
-    arg_min(n_paragraphs, ingested_at) as n_paragraphs,
-    arg_min(n_boilerplate_lines, ingested_at) as n_boilerplate_lines,
+    doc_id,
+    source_name,
+    url,
+    title,
+    subtitle,
+    byline,
+    credits,
+    captions,
+    tags,
+    body,
+    language,
+    n_words,
+    n_paragraphs,
+    n_boilerplate_lines,
     body_hash,
-    min(published_at) as published_at,
-    count(*) as n_copies,
-    min(ingested_at) as first_seen,
-    max(ingested_at) as last_seen
-from staging.stg_articles
-group by body_hash
+    first_published_at as published_at,
+    n_copies,
+    first_seen,
+    last_seen,
+    ingest_date
+from ranked
+where copy_no = 1

@@ -1,5 +1,8 @@
--- boilerplate_rules: how much each cleaning rule removed.
--- columns: rule, lines_removed, documents_affected, share_of_lines
+-- model: How much each boilerplate rule removed, over all loaded documents.
+-- column rule: rule name from the TOML rule files; primary key.
+-- column lines_removed: lines the rule removed.
+-- column documents_affected: documents with at least one line removed by the rule.
+-- column share_of_lines: lines_removed / all removed lines (0..1, 4 decimals).
 select
     rule,
     count(*) as lines_removed,

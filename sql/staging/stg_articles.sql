@@ -1,7 +1,26 @@
--- stg_articles: cleaned articles, one row per doc_id.
--- columns: doc_id, source_uri, source_name, url, title, subtitle, byline, credits, captions, tags,
---   paragraphs, body, language, n_words, n_paragraphs, n_boilerplate_lines, body_hash,
---   published_at, ingested_at, ingest_date, run_id, pipeline_version
+-- model: Cleaned articles, one row per loaded document (exact copies not yet collapsed).
+-- column doc_id: the document the article was cleaned from (`stg_documents.doc_id`).
+-- column source_uri: path of the input file (with `#n` for JSONL records).
+-- column source_name: name of the input root.
+-- column url: original URL, when known.
+-- column title: headline.
+-- column subtitle: sub-headline / teaser, when found.
+-- column byline: author(s), without agency credits.
+-- column credits: agencies and outlets credited in the text (e.g. `Reuters`, `Euro News`).
+-- column captions: photo captions moved out of the body.
+-- column tags: tags / section labels found in the text.
+-- column paragraphs: body paragraphs in order.
+-- column body: paragraphs joined by blank lines; what search and analyses read.
+-- column language: ISO 639-1 language code detected on the body.
+-- column n_words: words in the body.
+-- column n_paragraphs: paragraphs in the body.
+-- column n_boilerplate_lines: lines the cleaner removed (see `stg_boilerplate`).
+-- column body_hash: SHA-256 of the body text; equal hashes are exact copies.
+-- column published_at: publication time (UTC), when it could be parsed.
+-- column ingested_at: when the loading run processed the document (UTC).
+-- column ingest_date: lake partition date (UTC).
+-- column run_id: the run that loaded the article.
+-- column pipeline_version: version of the cleaning code and rules that produced the row.
 select
     doc_id,
     source_uri,

@@ -1,2 +1,4 @@
--- no article with an empty body
-select doc_id from marts.articles where body is null or trim(body) = ''
+-- test: no article in marts.articles has an empty body.
+select doc_id, title
+from marts.articles
+where body is null or trim(body) = ''

@@ -1,0 +1,253 @@
+"""SQL models: dependency order, errors naming files, data tests, marts on the seeds, search, docs.
+
+Runner tests call the pure functions on a temporary DuckDB holding a copy of the seeds lake
+(no extra flow runs)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.load import ensure_tables
+from tasks.model import DataTestFailure, ModelError, build_on, discover_models, parse_header, render_docs
+from tasks.write import LAKE_TABLES
+from tests.conftest import REPO
+
+SQL = REPO / "sql"
+CREDITED = {"Interfax", "Reuters", "KCNA", "Euro News", "Euractiv"}
+
+
+@pytest.fixture
+def lake_con(seeds_warehouse, tmp_path):
+    """A fresh warehouse database holding a copy of the seeds lake and meta.runs, no models yet."""
+    con = duckdb.connect(str(tmp_path / "news.duckdb"))
+    ensure_tables(con)
+    con.execute(f"ATTACH '{seeds_warehouse / 'news.duckdb'}' AS seeds (READ_ONLY)")
+    for table in LAKE_TABLES:
+        con.execute(f"INSERT INTO lake.{table} BY NAME SELECT * FROM seeds.lake.{table}")
+    con.execute("INSERT INTO meta.runs BY NAME SELECT * FROM seeds.meta.runs")
+    con.execute("DETACH seeds")
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def sql_copy(tmp_path) -> Path:
+    return Path(shutil.copytree(SQL, tmp_path / "sql"))
+
+
+def _doc_id_of_seed(con, prefix: str) -> str:
+    return con.execute("SELECT doc_id FROM lake.documents WHERE source_uri LIKE ?", [f"%/{prefix}_%"]).fetchone()[0]
+
+
+def _copy_article(con, doc_id: str, new_id: str, body: str | None = None) -> None:
+    """Load another document + article with the body of ``doc_id`` (or ``body``)."""
+    con.execute(
+        "INSERT INTO lake.documents BY NAME SELECT * REPLACE (? AS doc_id, source_uri || '.copy' AS source_uri) "
+        "FROM lake.documents WHERE doc_id = ?", [new_id, doc_id])
+    con.execute(
+        "INSERT INTO lake.articles BY NAME SELECT * REPLACE (? AS doc_id, coalesce(?, body) AS body, "
+        "sha256(coalesce(?, body)) AS body_hash, ingested_at + INTERVAL 1 HOUR AS ingested_at) "
+        "FROM lake.articles WHERE doc_id = ?", [new_id, body, body, doc_id])
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- runner -----------------------------------------------------------------------------------
+
+def test_new_mart_reading_another_mart_builds_in_order_without_code_change(lake_con, sql_copy):
+    # "a_…" sorts before the marts it reads: only the dependency order can put it last.
+    _write(sql_copy / "marts" / "a_source_share.sql", """
+        -- model: share of unique articles crediting each source.
+        -- column source: the source.
+        -- column share: articles crediting it / all articles.
+        select s.source, s.articles / (select count(*) from marts.articles) as share
+        from marts.sources s
+    """)
+    order = [m.qualified for m in discover_models(sql_copy)]
+    assert order.index("marts.a_source_share") > order.index("marts.sources") > order.index("marts.articles")
+    build_on(lake_con, sql_copy, fts_stemmer=None)
+    shares = dict(lake_con.sql("select source, share from marts.a_source_share").fetchall())
+    assert set(shares) == CREDITED and all(v == pytest.approx(0.2) for v in shares.values())
+
+
+def test_cycle_is_an_error_naming_the_files(tmp_path):
+    _write(tmp_path / "marts" / "a.sql", "select * from marts.b")
+    _write(tmp_path / "marts" / "b.sql", "select * from marts.c")
+    _write(tmp_path / "marts" / "c.sql", "select * from marts.a")
+    with pytest.raises(ModelError, match="cycle") as err:
+        discover_models(tmp_path)
+    for name in ("a", "b", "c"):
+        assert str(tmp_path / "marts" / f"{name}.sql") in str(err.value)
+
+
+@pytest.mark.parametrize("ref", ["marts.nope", "staging.nope"])
+def test_reference_to_missing_model_names_the_file(tmp_path, ref):
+    _write(tmp_path / "staging" / "stg_x.sql", "select 1 as x")
+    bad = _write(tmp_path / "marts" / "reads_nope.sql", f"select * from staging.stg_x join {ref} using (x)")
+    with pytest.raises(ModelError) as err:
+        discover_models(tmp_path)
+    assert str(bad) in str(err.value) and ref in str(err.value)
+
+
+def test_model_must_be_one_select(tmp_path):
+    bad = _write(tmp_path / "marts" / "two.sql", "select 1; delete from lake.documents")
+    with pytest.raises(ModelError, match="one SELECT") as err:
+        discover_models(tmp_path)
+    assert str(bad) in str(err.value)
+
+
+def test_select_builds_subset_and_only_missing_dependencies(lake_con):
+    lake_con.execute(
+        "UPDATE meta.runs SET ended_at = started_at + INTERVAL 12 SECOND, status = 'completed', "
+        "step_seconds = MAP {'discover': 0.5, 'process': 8.0, 'load': 1.5, 'model': 1.0, 'export': 0.25}")
+    built = [m.qualified for m in build_on(lake_con, SQL, select=["runs"])]
+    assert built == ["staging.stg_runs", "marts.runs"]
+    assert lake_con.sql("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0] == 1
+    row = lake_con.sql("select status, documents_in, seconds_total, seconds_discover, seconds_process, seconds_load, "
+                       "seconds_model, seconds_export from marts.runs").fetchone()
+    assert row == ("completed", 5, 12.0, 0.5, 8.0, 1.5, 1.0, 0.25)
+    built = [m.qualified for m in build_on(lake_con, SQL, select=["marts.runs"])]
+    assert built == ["marts.runs"]
+
+
+# --- data tests ----------------------------------------------------------------------------------
+
+def test_failing_data_test_fails_the_build_with_a_readable_message(lake_con, sql_copy):
+    _write(sql_copy / "tests" / "nobody_quotes_interfax.sql", """
+        -- test: no article credits Interfax.
+        select doc_id, credits from marts.articles where list_contains(credits, 'Interfax')
+    """)
+    with pytest.raises(DataTestFailure) as err:
+        build_on(lake_con, sql_copy)
+    message = str(err.value)
+    first_line = message.splitlines()[0]
+    assert first_line == "data test nobody_quotes_interfax failed (no article credits Interfax.): 1 offending row:"
+    doc_id = _doc_id_of_seed(lake_con, "002")
+    assert f"doc_id={doc_id}, credits=['KCNA', 'Interfax', 'Reuters']" in message
+    # all or nothing: the failed build left no model behind
+    assert lake_con.sql("select count(*) from information_schema.tables where table_schema in ('marts', 'staging')").fetchone()[0] == 0
+
+
+def test_boilerplate_left_in_an_article_fails_the_data_tests(lake_con):
+    lake_con.execute("UPDATE lake.articles SET body = body || '\n\n[Anzeige_7]' WHERE doc_id = ?", [_doc_id_of_seed(lake_con, "001")])
+    with pytest.raises(DataTestFailure, match=r"data test articles_no_boilerplate failed .*1 offending row") as err:
+        build_on(lake_con, SQL, fts_stemmer=None)
+    assert r"pattern=\[Anzeige_\d+\]" in str(err.value)
+
+
+# --- marts on the seeds --------------------------------------------------------------------------
+
+def test_every_model_and_column_is_documented(seeds_db):
+    for m in discover_models(SQL):
+        columns = [r[0] for r in seeds_db.execute(f"DESCRIBE {m.qualified}").fetchall()]
+        assert m.header.description, m.path
+        assert list(m.header.columns) == columns, m.path
+        assert all(m.header.columns.values()), m.path
+    for path in (SQL / "tests").glob("*.sql"):
+        assert parse_header(path.read_text()).description, path
+
+
+def test_docs_models_md_is_up_to_date():
+    assert (REPO / "docs" / "models.md").read_text(encoding="utf-8") == render_docs(SQL), (
+        "docs/models.md is stale: run `news-etl models --docs docs/models.md`")
+
+
+def test_sources_name_the_credited_agencies(seeds_db):
+    sources = dict(seeds_db.sql("select source, articles from marts.sources").fetchall())
+    assert sources == {name: 1 for name in CREDITED}
+
+
+def test_sources_merge_spelling_variants_and_byline_credits(lake_con):
+    doc = _doc_id_of_seed(lake_con, "000")  # credits Euro News
+    lake_con.execute("UPDATE lake.articles SET credits = ['EuroNews'], byline = 'Anna Muster, dpa/AFP' WHERE doc_id = ?",
+                     [_doc_id_of_seed(lake_con, "001")])
+    lake_con.execute("UPDATE lake.articles SET byline = 'Max Muster (Laut euro-news)' WHERE doc_id = ?", [doc])
+    build_on(lake_con, SQL, fts_stemmer=None)
+    rows = {r[0]: r[1:] for r in lake_con.sql("select source, articles, spellings from marts.sources").fetchall()}
+    assert rows["Euro News"] == (2, ["Euro News", "EuroNews", "euro-news"])
+    assert rows["dpa"][0] == rows["AFP"][0] == 1
+    assert not any("Muster" in s for s in rows)
+
+
+def test_exact_and_near_copies(lake_con):
+    original = _doc_id_of_seed(lake_con, "002")
+    body = lake_con.execute("SELECT body FROM lake.articles WHERE doc_id = ?", [original]).fetchone()[0]
+    paragraphs = body.split("\n\n")
+    # a syndicated copy: last paragraph dropped, a sentence reworded, an agency line added
+    near = "\n\n".join(paragraphs[:-1]).replace("Kremlsprecher Dmitri Peskow", "der Sprecher des Kreml, Peskow,")
+    near += "\n\nMit Material von AFP."
+    assert near != body
+    _copy_article(lake_con, original, "near-copy", near)
+    _copy_article(lake_con, original, "exact-copy")
+    build_on(lake_con, SQL)
+
+    n_copies, first_doc = lake_con.execute(
+        "SELECT n_copies, doc_id FROM marts.articles WHERE body_hash = sha256(?)", [body]).fetchone()
+    assert (n_copies, first_doc) == (2, original)
+    assert lake_con.sql("select count(*) from marts.articles").fetchone()[0] == 6
+    pairs = lake_con.sql("select doc_id_a, doc_id_b, similarity, cluster_id, cluster_size from marts.near_duplicates").fetchall()
+    assert len(pairs) == 1
+    a, b, similarity, cluster_id, cluster_size = pairs[0]
+    assert {a, b} == {original, "near-copy"} and cluster_id == min(a, b) and cluster_size == 2
+    assert 0.5 <= similarity < 1
+
+
+def test_daily_articles_and_boilerplate_rules_on_the_seeds(seeds_db):
+    assert seeds_db.sql("select articles, words, languages from marts.daily_articles").fetchall() == [
+        (5, seeds_db.sql("select sum(n_words) from marts.articles").fetchone()[0], ["de"])]
+    shares = seeds_db.sql("select sum(share_of_lines), sum(documents_affected) > 0 from marts.boilerplate_rules").fetchone()
+    assert shares[0] == pytest.approx(1.0, abs=1e-3) and shares[1]
+
+
+def test_every_mart_is_exported_with_its_columns(seeds_warehouse, seeds_db):
+    marts = [m for m in discover_models(SQL) if m.schema == "marts"]
+    for m in marts:
+        table = pq.read_table(seeds_warehouse / "marts" / f"{m.name}.parquet")
+        assert table.column_names == list(m.header.columns)
+        assert table.num_rows == seeds_db.execute(f"select count(*) from {m.qualified}").fetchone()[0]
+
+
+# --- search and CLI ------------------------------------------------------------------------------
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_search_peskow_finds_the_articles_quoting_him(seeds_warehouse, seeds_db):
+    res = _cli("search", "Peskow", "--warehouse", str(seeds_warehouse))
+    assert res.returncode == 0, res.stderr
+    expected = {r[0][:16] for r in seeds_db.sql(
+        "select doc_id from lake.documents where regexp_matches(source_uri, '/00[024]_')").fetchall()}
+    lines = res.stdout.splitlines()
+    found = {line.split()[1] for line in lines[::2]}
+    assert found == expected
+    assert all("«Peskow»" in line for line in lines[1::2])
+
+
+def test_search_stems_german_words(seeds_warehouse):
+    from tasks.search import search_warehouse
+
+    # "Beziehung" finds "Beziehungen" (seed 004's title) through the German stemmer
+    hits = search_warehouse(seeds_warehouse, "Beziehung", limit=5)
+    assert hits and any("Beziehungen" in (h.title or "") for h in hits)
+    assert not search_warehouse(seeds_warehouse, "Quantenchromodynamik")
+
+
+def test_cli_models_lists_models_with_rows_and_dependencies(seeds_warehouse):
+    res = _cli("models", "--warehouse", str(seeds_warehouse))
+    assert res.returncode == 0, res.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in res.stdout.splitlines()[1:]}
+    assert rows["marts.articles"] == ["table", "5", "staging.stg_articles"]
+    assert rows["staging.stg_documents"] == ["view", "5", "-"]
+    assert rows["marts.near_duplicates"] == ["table", "0", "marts.articles"]
