@@ -65,6 +65,15 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    """Recent runs from marts.runs, newest first."""
+    args.query = f"""SELECT run_id, started_at, status, documents_in, articles_out, duplicates, quarantined,
+                            round(seconds_total, 1) AS seconds
+                     FROM marts.runs ORDER BY started_at DESC LIMIT {int(args.limit)}"""
+    args.max_rows = args.limit
+    return cmd_sql(args)
+
+
 def cmd_models(args) -> int:
     from tasks.model import describe_models, render_docs
     from tasks.settings import DEFAULT_SQL_DIR
@@ -141,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=40)
     sql.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
     sql.set_defaults(func=cmd_sql)
+
+    status = sub.add_parser("status", help="recent runs: status, documents in, articles out, quarantined, seconds")
+    status.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
+    status.add_argument("--limit", type=int, default=10)
+    status.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
+    status.set_defaults(func=cmd_status)
 
     models = sub.add_parser("models", help="list the SQL models: kind, dependencies, row counts")
     models.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")

@@ -18,10 +18,11 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from tasks.batch import process_batch, reclean_batch
 from tasks.discover import discover_task, kept_documents
-from tasks.export import export_task
+from tasks.export import export_marts, export_task
 from tasks.crashpoints import crash_point
-from tasks.load import finish_run, load_task, recover
+from tasks.load import finish_run, load_task, models_current, recover
 from tasks.lock import WarehouseLock
+from tasks.model import build as build_models
 from tasks.model import model_task
 from tasks.quarantine import quarantine_row
 from tasks.settings import Settings
@@ -124,16 +125,21 @@ def etl(
         with timer.step("load"):
             replace = ("articles", "boilerplate") if full_refresh else ()
             loaded = load_task(settings, run_id, started_at.date(), results, run_row, replace)
+        models, exports = [], []
         try:
-            with timer.step("model"):
-                models = model_task(settings)
-                crash_point("after_model")
-            with timer.step("export"):
-                exports = export_task(settings)
+            if loaded["files"] or full_refresh or not models_current(settings, run_id):
+                with timer.step("model"):
+                    models = model_task(settings)
+                    crash_point("after_model")
+                with timer.step("export"):
+                    exports = export_task(settings)
+            else:
+                logger.info("nothing new was loaded: models and exports are up to date")
         except BaseException as exc:
             finish_run(settings, run_id, "failed", timer.seconds, f"{type(exc).__name__}: {exc}")
             raise
-        finish_run(settings, run_id, "succeeded", timer.seconds)
+        finally:
+            record_run(settings, run_id, timer.seconds, logger)
 
     summary = {
         "run_id": run_id,
@@ -159,6 +165,16 @@ def etl(
     )
     logger.info("run %s: %s", run_id, summary)
     return summary
+
+
+def record_run(settings: Settings, run_id: str, step_seconds: dict, logger) -> None:
+    """Close the run's record in meta.runs and refresh the ``runs`` mart and its export."""
+    try:
+        finish_run(settings, run_id, None, step_seconds)
+        build_models(settings, ["runs"])
+        export_marts(settings, ["runs"])
+    except Exception as exc:  # the run's data is committed; a stale runs mart must not fail it
+        logger.warning("could not refresh marts.runs: %s", exc)
 
 
 def stage_rejected(settings: Settings, run_id: str, batch_no: int, rejected: list, at: datetime) -> dict:

@@ -255,13 +255,26 @@ def recover(settings: Settings) -> dict:
     return {"published": len(files), "discarded_runs": len(set(pending_runs) - committed), "interrupted_runs": interrupted}
 
 
-def finish_run(settings: Settings, run_id: str, status: str, step_seconds: dict, error: str | None = None) -> None:
-    """Record how a loaded run ended: status, end time, seconds per step."""
+def models_current(settings: Settings, run_id: str) -> bool:
+    """True when the run before ``run_id`` succeeded, i.e. the marts match the lake."""
+    con = connect(settings.db_path, read_only=True, wait_seconds=30)
+    try:
+        row = con.execute("SELECT status FROM meta.runs WHERE run_id <> ? ORDER BY started_at DESC LIMIT 1", [run_id]).fetchone()
+    finally:
+        con.close()
+    return bool(row) and row[0] == "succeeded"
+
+
+def finish_run(settings: Settings, run_id: str, status: str | None, step_seconds: dict, error: str | None = None) -> None:
+    """Record how a loaded run ended: status ('succeeded' unless given), end time, seconds per step."""
     con = connect(settings.db_path, wait_seconds=30)
     try:
         ensure_tables(con)
         con.execute(
-            "UPDATE meta.runs SET ended_at = now(), status = ?, error = ?, step_seconds = MAP(?::VARCHAR[], ?::DOUBLE[]) WHERE run_id = ?",
+            """UPDATE meta.runs SET ended_at = coalesce(ended_at, now()),
+                      status = coalesce(?, CASE WHEN status = 'loaded' THEN 'succeeded' ELSE status END),
+                      error = coalesce(?, error), step_seconds = MAP(?::VARCHAR[], ?::DOUBLE[])
+               WHERE run_id = ?""",
             [status, error, list(step_seconds), list(step_seconds.values()), run_id],
         )
     finally:

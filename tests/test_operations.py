@@ -203,3 +203,17 @@ def test_a_big_jsonl_file_is_staged_in_bounded_chunks(prefect_harness, tmp_path)
     files = sorted((warehouse / "lake" / "articles").rglob("*.parquet"))
     assert len(files) == 3
     assert lake_counts(warehouse)["articles"] == 7
+
+
+def test_status_shows_the_runs_with_their_step_seconds(seeds_warehouse, seeds_db):
+    row = seeds_db.execute(
+        "SELECT status, documents_in, articles_out, seconds_process, seconds_model, seconds_total FROM marts.runs"
+    ).fetchall()
+    assert len(row) == 1
+    status, docs_in, articles_out, process, model, total = row[0]
+    assert (status, docs_in, articles_out) == ("succeeded", 5, 5)
+    assert process > 0 and model > 0 and total >= process + model
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "status", "--warehouse", str(seeds_warehouse)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "succeeded" in proc.stdout and "articles_out" in proc.stdout
