@@ -42,6 +42,24 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    _quiet_prefect()
+    from flows.deploy import api_url, serve_etl
+
+    url = api_url()
+    print(f"serving deployment etl/{args.name} on cron {args.cron!r} against {url} (Ctrl-C stops)", file=sys.stderr)
+    serve_etl(
+        inputs=args.input or [DEFAULT_INPUT],
+        warehouse=args.warehouse,
+        cron=args.cron,
+        name=args.name,
+        workers=args.workers,
+        max_doc_bytes=args.max_doc_bytes,
+        rules=[str(Path(r).resolve()) for r in args.rules or []],
+    )
+    return 0
+
+
 def cmd_sql(args) -> int:
     from tasks.database import connect
 
@@ -71,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
     run.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="serve the etl flow as a cron deployment on the Prefect server in PREFECT_API_URL")
+    serve.add_argument("--cron", default="0 * * * *", help='cron schedule (default "0 * * * *", hourly)')
+    serve.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
+    serve.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR", help="warehouse directory (default warehouse/)")
+    serve.add_argument("--name", default="news-etl-hourly", help="deployment name (default news-etl-hourly)")
+    serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: one thread)")
+    serve.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
+    serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
+    serve.set_defaults(func=cmd_serve)
 
     sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")
     sql.add_argument("query")

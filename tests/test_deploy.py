@@ -1,0 +1,58 @@
+"""Scheduling: the etl flow as a cron deployment, one run of it executed to completion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+
+from tests.conftest import REPO, SEEDS
+
+
+def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.deploy import build_deployment
+
+    warehouse = tmp_path / "wh"
+    deployment = build_deployment([str(SEEDS)], str(warehouse), cron="*/15 * * * *", name="test-quarter-hourly")
+    dep_id = deployment.apply()
+
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment(dep_id)
+    assert dep.name == "test-quarter-hourly"
+    assert [s.schedule.cron for s in dep.schedules] == ["*/15 * * * *"]
+    assert dep.parameters["inputs"] == [str(SEEDS)]
+    assert dep.parameters["warehouse"] == str(warehouse.resolve())
+
+    run = run_deployment("etl/test-quarter-hourly", parameters={"max_doc_bytes": 1_000_000}, timeout=0)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
+           "PREFECT_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "execute", str(run.id)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    with get_client(sync_client=True) as client:
+        finished = client.read_flow_run(run.id)
+    assert finished.state.type.value == "COMPLETED", finished.state
+    assert finished.parameters["max_doc_bytes"] == 1_000_000
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        assert con.sql("select count(*) from lake.documents").fetchone()[0] == 5
+        assert con.sql("select count(*) from marts.articles").fetchone()[0] == 5
+    finally:
+        con.close()
+
+
+def test_serve_without_server_is_a_one_line_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONPATH=str(REPO))
+    res = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()]
+    assert "PREFECT_API_URL is not set" in res.stderr
