@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from tests.conftest import REPO, SEEDS
 
@@ -56,3 +57,49 @@ def test_serve_without_server_is_a_one_line_error(tmp_path):
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
     assert "PREFECT_API_URL is not set" in res.stderr
+
+
+def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path):
+    """`news-etl serve` in its own process picks up a run of its deployment and completes it."""
+    import signal
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    warehouse = tmp_path / "wh"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
+           "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
+    log = open(tmp_path / "serve.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--cron", "0 3 * * *", "--input", str(SEEDS),
+         "--warehouse", str(warehouse), "--name", "test-served", "--workers", "2"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with get_client(sync_client=True) as client:
+            for _ in range(240):  # until the serve process has registered its deployment
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                try:
+                    dep = client.read_deployment_by_name("etl/test-served")
+                    break
+                except Exception:
+                    time.sleep(0.5)
+            else:
+                pytest.fail("serve never registered its deployment")
+        assert [s.schedule.cron for s in dep.schedules] == ["0 3 * * *"]
+        run = run_deployment("etl/test-served", timeout=300)
+        assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        assert con.sql("select count(*) from marts.articles").fetchone()[0] == 5
+    finally:
+        con.close()
