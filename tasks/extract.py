@@ -230,6 +230,8 @@ def extract_html(html: str, url: str | None = None, favor: str = "balanced") -> 
         raise BadInput("malformed_html", f"{type(exc).__name__}: {exc}") from None
     if doc is None or not (doc.text or "").strip():
         raise BadInput("no_content", "no main text found in the HTML")
+    if not any(ch.isalpha() for ch in doc.text):  # markup debris such as '<<<>>>&&&'
+        raise BadInput("no_content", f"no words in the extracted text {doc.text[:80]!r}")
     return {
         "text": doc.text,
         "title": doc.title,

@@ -67,6 +67,10 @@ def build_inputs(root: Path, outside: Path) -> dict:
     broken_html = "<html><head><title>Kim in Moskau</title></head><body><!-- teaser <div><p>" + "Putin und Kim trafen sich. " * 10
     (root / "unclosed_comment.html").write_text(broken_html, encoding="utf-8")
     bad["unclosed_comment.html"] = ("no_content", broken_html.encode("utf-8"))
+    # Markup debris: trafilatura returns the stray characters as text, which are no article.
+    debris = "<<<>>><html<body></p></div>&&&"
+    (root / "debris.html").write_text(debris, encoding="utf-8")
+    bad["debris.html"] = ("no_content", debris.encode("utf-8"))
     # Mis-nested and unclosed tags around real text: lxml recovers, the article loads.
     (root / "misnested.html").write_text(
         "<html><body><div class='article'><h1>Putin empfängt Kim</h1><p>" + "Putin und Kim trafen sich in Moskau zu Gesprächen. " * 8
