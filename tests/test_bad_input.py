@@ -97,6 +97,11 @@ def build_inputs(root: Path, outside: Path) -> dict:
     (root / "sub" / "again").symlink_to("..", target_is_directory=True)
     bad["sub/again"] = ("symlink_loop", None)
 
+    (root / "dangling.txt").symlink_to("deleted-meanwhile.txt")
+    bad["dangling.txt"] = ("broken_link", None)
+    os.mkfifo(root / "pipe.txt")  # opening it would block forever
+    bad["pipe.txt"] = ("not_a_file", None)
+
     outside.mkdir()
     (outside / "secret.txt").write_text("TOP-SECRET-OUTSIDE-ROOT\n" * 20, encoding="utf-8")
     (root / "leak.txt").symlink_to(outside / "secret.txt")
@@ -152,7 +157,7 @@ def test_quarantine_keeps_a_byte_copy_where_bytes_were_readable(bad_run):
     for uri, n_bytes, copy_path in rows:
         name = _relative(uri, bad_run["root"])
         reason, expected = bad_run["bad"][name]
-        if reason in ("symlink_loop", "link_outside_root", "unreadable"):
+        if reason in ("symlink_loop", "link_outside_root", "broken_link", "not_a_file", "unreadable"):
             assert copy_path is None and n_bytes is None, name
             continue
         copy = warehouse / copy_path
