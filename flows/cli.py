@@ -44,11 +44,10 @@ def cmd_run(args) -> int:
 
 def cmd_serve(args) -> int:
     _quiet_prefect()
-    from flows.deploy import api_url, serve_etl
+    from flows.deploy import build_deployment, check_server, serve
 
-    url = api_url()
-    print(f"serving deployment etl/{args.name} on cron {args.cron!r} against {url} (Ctrl-C stops)", file=sys.stderr)
-    serve_etl(
+    url = check_server()
+    deployment = build_deployment(
         inputs=args.input or [DEFAULT_INPUT],
         warehouse=args.warehouse,
         cron=args.cron,
@@ -57,6 +56,8 @@ def cmd_serve(args) -> int:
         max_doc_bytes=args.max_doc_bytes,
         rules=[str(Path(r).resolve()) for r in args.rules or []],
     )
+    print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
+    serve(deployment)
     return 0
 
 
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
     serve.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR", help="warehouse directory (default warehouse/)")
     serve.add_argument("--name", default="news-etl-hourly", help="deployment name (default news-etl-hourly)")
-    serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: one thread)")
+    serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: CPU count)")
     serve.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
     serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
     serve.set_defaults(func=cmd_serve)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 DEFAULT_CRON = "0 * * * *"
@@ -13,16 +12,21 @@ class NoPrefectServer(RuntimeError):
     pass
 
 
-def api_url() -> str:
-    """The Prefect server to serve against; a deployment needs a real server, not ephemeral mode."""
+def check_server() -> str:
+    """The URL of the reachable Prefect server to serve against (a deployment needs one; ephemeral mode won't do)."""
+    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
-    url = PREFECT_API_URL.value() or os.environ.get("PREFECT_API_URL")
+    url = PREFECT_API_URL.value()
     if not url:
         raise NoPrefectServer(
             "PREFECT_API_URL is not set; start a server (`make serve`, or `prefect server start`) "
             "and export PREFECT_API_URL=http://127.0.0.1:4299/api"
         )
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is not None:
+        raise NoPrefectServer(f"cannot reach the Prefect server at {url}: {error}")
     return url
 
 
@@ -40,9 +44,18 @@ def build_deployment(
     **params,
 ):
     """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served)."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
     from flows.etl import etl, task_runner_for
 
-    flow = etl.with_options(task_runner=task_runner_for(workers)) if workers else etl
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError:
+        raise ValueError(f"invalid cron schedule {cron!r} (five fields, e.g. '0 * * * *')") from None
+    # Served runs execute this flow object, task runner included (like `news-etl run`: CPU-count processes).
+    # `prefect flow-run execute` loads the plain `etl` from its entrypoint instead.
+    flow = etl.with_options(task_runner=task_runner_for(workers))
     return flow.to_deployment(
         name=name,
         cron=cron,
@@ -52,10 +65,8 @@ def build_deployment(
     )
 
 
-def serve_etl(inputs: list[str], warehouse: str, cron: str = DEFAULT_CRON, name: str = DEFAULT_NAME,
-              workers: int | None = None, **params) -> None:
-    """Register the deployment and run its scheduled flow runs until interrupted."""
-    api_url()
-    from prefect import serve
+def serve(deployment) -> None:
+    """Register the deployment and execute its runs (scheduled or triggered) until interrupted, one at a time."""
+    from prefect import serve as prefect_serve
 
-    serve(build_deployment(inputs, warehouse, cron, name, workers, **params), limit=1)
+    prefect_serve(deployment, limit=1, print_starting_message=False)

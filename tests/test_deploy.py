@@ -49,14 +49,35 @@ def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_p
         con.close()
 
 
-def test_serve_without_server_is_a_one_line_error(tmp_path):
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("api_url, message", [
+    (None, "PREFECT_API_URL is not set"),
+    ("closed", "cannot reach the Prefect server at http://127.0.0.1:"),
+])
+def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONPATH=str(REPO))
+    if api_url:
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/api"
     res = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 1
-    assert res.stderr.strip().splitlines() == [res.stderr.strip()]
-    assert "PREFECT_API_URL is not set" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("news-etl serve: error: ") and message in res.stderr
+
+
+def test_invalid_cron_is_refused(tmp_path):
+    from flows.deploy import build_deployment
+
+    with pytest.raises(ValueError, match="invalid cron schedule 'every hour'"):
+        build_deployment([str(SEEDS)], str(tmp_path / "wh"), cron="every hour")
 
 
 def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path):
