@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 * * * *", help='cron schedule (default "0 * * * *", hourly)')
     serve.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
     serve.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR", help="warehouse directory (default warehouse/)")
-    serve.add_argument("--name", default="news-etl-hourly", help="deployment name (default news-etl-hourly)")
+    serve.add_argument("--name", default="scheduled", help="deployment name (default scheduled: etl/scheduled)")
     serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: CPU count)")
     serve.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
     serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_CRON = "0 * * * *"
-DEFAULT_NAME = "news-etl-hourly"
+DEFAULT_NAME = "scheduled"
 
 
 class NoPrefectServer(RuntimeError):
