@@ -75,8 +75,11 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
-        _reject_broken_utf8(data, exc)
-        text, encoding = _decode_legacy(data)
+        if exc.end == len(data) and exc.reason == "unexpected end of data" and UTF8_MULTIBYTE.search(data):
+            text, encoding = data[: exc.start].decode("utf-8"), "utf-8"  # cut mid-character: drop the stub
+        else:
+            _reject_broken_utf8(data, exc)
+            text, encoding = _decode_legacy(data)
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f\v")
     if controls > max(8, len(text[:8192]) // 100):
         raise BadInput("binary", f"{controls} control characters in the first 8 KiB")

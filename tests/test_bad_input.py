@@ -204,3 +204,30 @@ def test_nothing_from_outside_the_root_is_read(bad_run):
     for path in bad_run["warehouse"].rglob("*"):
         if path.is_file() and path.stat().st_size < 10 * 1024 * 1024:
             assert secret not in path.read_bytes(), path
+
+
+GERMAN = "Außenminister Lawrow erklärte, die Zusammenarbeit mit Pjöngjang werde verstärkt – für 5 € pro Übung.\n" * 3
+
+
+@pytest.mark.parametrize("data, expected", [
+    (GERMAN.encode("utf-8"), ("utf-8", GERMAN)),
+    (GERMAN.encode("utf-8")[:-3] + "ä".encode("utf-8")[:1], ("utf-8", GERMAN[:-3])),  # cut mid-character
+    (GERMAN.encode("cp1252"), ("cp1252", GERMAN)),
+    (GERMAN.replace("€", "EUR").replace("–", "-").encode("latin-1"), ("cp1252", GERMAN.replace("€", "EUR").replace("–", "-"))),
+    (GERMAN.encode("utf-16"), ("utf-16", GERMAN)),
+    (GERMAN.encode("utf-8").replace(b"\xc3\xa4", b"\xc3", 1), ("invalid_utf8", None)),  # one damaged umlaut
+    (b"", ("empty", None)),
+    (b" \n\t ", ("empty", None)),
+    (PNG, ("binary", None)),
+    (b"%PDF-1.7\n" + bytes(range(256)), ("binary", None)),
+])
+def test_decode(data, expected):
+    from tasks.extract import BadInput, decode
+
+    encoding, text = expected
+    if text is None:
+        with pytest.raises(BadInput) as err:
+            decode(data)
+        assert err.value.reason == encoding
+    else:
+        assert decode(data) == (text, encoding)
