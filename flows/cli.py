@@ -42,25 +42,6 @@ def cmd_run(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    _quiet_prefect()
-    from flows.deploy import build_deployment, check_server, serve
-
-    url = check_server()
-    deployment = build_deployment(
-        inputs=args.input or [DEFAULT_INPUT],
-        warehouse=args.warehouse,
-        cron=args.cron,
-        name=args.name,
-        workers=args.workers,
-        max_doc_bytes=args.max_doc_bytes,
-        rules=[str(Path(r).resolve()) for r in args.rules or []],
-    )
-    print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
-    serve(deployment)
-    return 0
-
-
 def cmd_sql(args) -> int:
     from tasks.database import connect
 
@@ -78,6 +59,7 @@ def cmd_sql(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_serve_parser(sub)
 
     run = sub.add_parser("run", help="run the etl flow on input files and directories")
     run.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
@@ -91,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
     run.set_defaults(func=cmd_run)
 
+    sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")
+    sql.add_argument("query")
+    sql.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
+    sql.add_argument("--max-rows", type=int, default=40)
+    sql.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
+    sql.set_defaults(func=cmd_sql)
+    return parser
+
+
+def add_serve_parser(sub) -> None:
     serve = sub.add_parser("serve", help="serve the etl flow as a cron deployment on the Prefect server in PREFECT_API_URL")
     serve.add_argument("--cron", default="0 * * * *", help='cron schedule (default "0 * * * *", hourly)')
     serve.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
@@ -101,13 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
     serve.set_defaults(func=cmd_serve)
 
-    sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")
-    sql.add_argument("query")
-    sql.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
-    sql.add_argument("--max-rows", type=int, default=40)
-    sql.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
-    sql.set_defaults(func=cmd_sql)
-    return parser
+
+def cmd_serve(args) -> int:
+    _quiet_prefect()
+    from flows.deploy import build_deployment, check_server, serve
+
+    url = check_server()
+    deployment = build_deployment(
+        inputs=args.input or [DEFAULT_INPUT],
+        warehouse=args.warehouse,
+        cron=args.cron,
+        name=args.name,
+        workers=args.workers,
+        max_doc_bytes=args.max_doc_bytes,
+        rules=[str(Path(r).resolve()) for r in args.rules or []],
+    )
+    print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
+    serve(deployment)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
