@@ -94,7 +94,7 @@ def test_extract_html_resolves_no_entity_and_fetches_nothing(tmp_path, listener,
 def test_pipeline_output_never_contains_an_entity_target(tmp_path, listener, no_connect):
     """HTML files and JSONL `html` records through the pure batch function: no secret in any Parquet part."""
     from tasks.batch import process_files
-    from tasks.discover import discover
+    from tasks.discover import InputFile, kind_of
     from tasks.settings import Settings
 
     port, accepted = listener
@@ -108,12 +108,13 @@ def test_pipeline_output_never_contains_an_entity_target(tmp_path, listener, no_
     (inputs / "records.jsonl").write_text(
         "".join(json.dumps({"id": i, "url": f"http://127.0.0.1:{port}/r{i}", "html": p}) + "\n" for i, p in enumerate(pages)),
         encoding="utf-8")
-    files, rejected = discover([inputs])
-    assert rejected == [] and len(files) == len(pages) + 1
+    files = [InputFile(str(p), str(inputs), p.stat().st_size, p.stat().st_mtime_ns, kind_of(p.name)) for p in sorted(inputs.iterdir())]
     settings = Settings(warehouse=tmp_path / "wh")
     result = process_files(files, settings, "run-xxe", 0, datetime.now(timezone.utc))
     assert result["documents"] == 2 * len(pages) and result["quarantined"] == 0
-    for part in result["parts"].values():
+    parts = list(settings.staging_dir.rglob("*.parquet"))
+    assert parts
+    for part in parts:
         text = json.dumps(pq.read_table(part).to_pylist(), default=str)
         assert SECRET not in text and "root:x:0:0" not in text
     assert no_connect == []
