@@ -118,6 +118,7 @@ def cmd_search(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_serve_parser(sub)
 
     run = sub.add_parser("run", help="run the etl flow on input files and directories")
     run.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
@@ -171,6 +172,37 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
     search.set_defaults(func=cmd_search)
     return parser
+
+
+def add_serve_parser(sub) -> None:
+    serve = sub.add_parser("serve", help="serve the etl flow as a cron deployment on the Prefect server in PREFECT_API_URL")
+    serve.add_argument("--cron", default="0 * * * *", help='cron schedule (default "0 * * * *", hourly)')
+    serve.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
+    serve.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR", help="warehouse directory (default warehouse/)")
+    serve.add_argument("--name", default="scheduled", help="deployment name (default scheduled: etl/scheduled)")
+    serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: CPU count)")
+    serve.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
+    serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
+    serve.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    _quiet_prefect()
+    from flows.deploy import build_deployment, check_server, serve
+
+    url = check_server()
+    deployment = build_deployment(
+        inputs=args.input or [DEFAULT_INPUT],
+        warehouse=args.warehouse,
+        cron=args.cron,
+        name=args.name,
+        workers=args.workers,
+        max_doc_bytes=args.max_doc_bytes,
+        rules=[str(Path(r).resolve()) for r in args.rules or []],
+    )
+    print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
+    serve(deployment)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

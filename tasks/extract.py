@@ -7,8 +7,10 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .discover import InputFile
@@ -72,12 +74,28 @@ def decode(data: bytes) -> tuple[str, str]:
         raise BadInput("binary", "NUL bytes in content")
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = _decode_legacy(data)
+    except UnicodeDecodeError as exc:
+        if exc.end == len(data) and exc.reason == "unexpected end of data" and UTF8_MULTIBYTE.search(data):
+            text, encoding = data[: exc.start].decode("utf-8"), "utf-8"  # cut mid-character: drop the stub
+        else:
+            _reject_broken_utf8(data, exc)
+            text, encoding = _decode_legacy(data)
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f\v")
     if controls > max(8, len(text[:8192]) // 100):
         raise BadInput("binary", f"{controls} control characters in the first 8 KiB")
     return text, encoding
+
+
+# A well-formed UTF-8 multi-byte sequence; legacy 8-bit text (cp1252 umlauts, €) almost never contains one.
+UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _reject_broken_utf8(data: bytes, exc: UnicodeDecodeError) -> None:
+    """UTF-8 text with invalid bytes would become mojibake under a legacy code page: quarantine it."""
+    valid = len(UTF8_MULTIBYTE.findall(data[:200_000]))
+    invalid = len(data[:200_000].decode("utf-8", "replace").split("\ufffd")) - 1
+    if valid and invalid <= 4 * valid:
+        raise BadInput("invalid_utf8", f"{invalid} invalid UTF-8 sequence(s), first at byte {exc.start}: {exc.reason}")
 
 
 def _decode_legacy(data: bytes) -> tuple[str, str]:
@@ -121,7 +139,7 @@ def read_file(f: InputFile, max_doc_bytes: int):
         yield from _read_jsonl(f, max_doc_bytes)
         return
     if f.size > max_doc_bytes:
-        yield f.path, BadInput("too_large", f"{f.size} bytes > max_doc_bytes {max_doc_bytes}"), _head(f.path)
+        yield f.path, BadInput("too_large", f"{f.size} bytes > max_doc_bytes {max_doc_bytes}"), Path(f.path)
         return
     try:
         with open(f.path, "rb") as fh:
@@ -129,8 +147,8 @@ def read_file(f: InputFile, max_doc_bytes: int):
     except OSError as exc:
         yield f.path, BadInput("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
         return
-    if len(data) > max_doc_bytes:
-        yield f.path, BadInput("too_large", f"more than max_doc_bytes {max_doc_bytes}"), data[:65536]
+    if len(data) > max_doc_bytes:  # grew since discovery
+        yield f.path, BadInput("too_large", f"more than max_doc_bytes {max_doc_bytes}"), Path(f.path)
         return
     try:
         text, encoding = decode(data)
@@ -139,14 +157,6 @@ def read_file(f: InputFile, max_doc_bytes: int):
         return
     content_type = "text/html" if f.kind == "html" else "text/plain"
     yield RawDocument(doc_id_of(data), f.path, source_name_of(f), content_type, len(data), encoding, text)
-
-
-def _head(path: str, n: int = 65536) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(n)
-    except OSError:
-        return None
 
 
 def _read_jsonl(f: InputFile, max_doc_bytes: int):
@@ -165,8 +175,11 @@ def _read_jsonl(f: InputFile, max_doc_bytes: int):
                     yield _jsonl_record(f, uri, line)
                 except BadInput as exc:
                     yield uri, exc, line
-    except (OSError, EOFError, zlib.error) as exc:
-        yield f"{f.path}#L{line_no + 1}", BadInput("truncated" if isinstance(exc, (EOFError, zlib.error)) or "gzip" in str(exc).lower() else "unreadable", f"{type(exc).__name__}: {exc}"), None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # the lines before the damage are kept
+        reason = "truncated" if isinstance(exc, EOFError) else "corrupt_gzip"
+        yield f"{f.path}#L{line_no + 1}", BadInput(reason, f"{type(exc).__name__}: {exc} (after {line_no} lines)"), Path(f.path)
+    except OSError as exc:
+        yield f"{f.path}#L{line_no + 1}", BadInput("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
 
 
 def _jsonl_record(f: InputFile, uri: str, line: bytes) -> RawDocument:
@@ -220,6 +233,8 @@ def extract_html(html: str, url: str | None = None, favor: str = "balanced") -> 
         raise BadInput("malformed_html", f"{type(exc).__name__}: {exc}") from None
     if doc is None or not (doc.text or "").strip():
         raise BadInput("no_content", "no main text found in the HTML")
+    if not any(ch.isalpha() for ch in doc.text):  # markup debris such as '<<<>>>&&&'
+        raise BadInput("no_content", f"no words in the extracted text {doc.text[:80]!r}")
     return {
         "text": doc.text,
         "title": doc.title,

@@ -1,0 +1,72 @@
+"""Scheduled runs: the ``etl`` flow as a cron deployment served against a Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_CRON = "0 * * * *"
+DEFAULT_NAME = "scheduled"
+
+
+class NoPrefectServer(RuntimeError):
+    pass
+
+
+def check_server() -> str:
+    """The URL of the reachable Prefect server to serve against (a deployment needs one; ephemeral mode won't do)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise NoPrefectServer(
+            "PREFECT_API_URL is not set; start a server (`make serve`, or `prefect server start`) "
+            "and export PREFECT_API_URL=http://127.0.0.1:4299/api"
+        )
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is not None:
+        raise NoPrefectServer(f"cannot reach the Prefect server at {url}: {error}")
+    return url
+
+
+def etl_parameters(inputs: list[str], warehouse: str, **params) -> dict:
+    """Flow parameters with absolute paths, so runs do not depend on the runner's cwd."""
+    return {"inputs": [str(Path(p).resolve()) for p in inputs], "warehouse": str(Path(warehouse).resolve()), **params}
+
+
+def build_deployment(
+    inputs: list[str],
+    warehouse: str,
+    cron: str = DEFAULT_CRON,
+    name: str = DEFAULT_NAME,
+    workers: int | None = None,
+    **params,
+):
+    """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served)."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    from flows.etl import etl, task_runner_for
+
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError:
+        raise ValueError(f"invalid cron schedule {cron!r} (five fields, e.g. '0 * * * *')") from None
+    # Served runs execute this flow object, task runner included (like `news-etl run`: CPU-count processes).
+    # `prefect flow-run execute` loads the plain `etl` from its entrypoint instead.
+    flow = etl.with_options(task_runner=task_runner_for(workers))
+    return flow.to_deployment(
+        name=name,
+        cron=cron,
+        parameters=etl_parameters(inputs, warehouse, **params),
+        description=f"news-etl on {', '.join(inputs)} into {warehouse}, cron {cron!r}",
+        tags=["news-etl"],
+    )
+
+
+def serve(deployment) -> None:
+    """Register the deployment and execute its runs (scheduled or triggered) until interrupted, one at a time."""
+    from prefect import serve as prefect_serve
+
+    prefect_serve(deployment, limit=1, print_starting_message=False)

@@ -1,0 +1,126 @@
+"""Scheduling: the etl flow as a cron deployment, one run of it executed to completion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO, SEEDS
+
+
+def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.deploy import build_deployment
+
+    warehouse = tmp_path / "wh"
+    deployment = build_deployment([str(SEEDS)], str(warehouse), cron="*/15 * * * *", name="test-quarter-hourly")
+    dep_id = deployment.apply()
+
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment(dep_id)
+    assert dep.name == "test-quarter-hourly"
+    assert [s.schedule.cron for s in dep.schedules] == ["*/15 * * * *"]
+    assert dep.parameters["inputs"] == [str(SEEDS)]
+    assert dep.parameters["warehouse"] == str(warehouse.resolve())
+
+    run = run_deployment("etl/test-quarter-hourly", parameters={"max_doc_bytes": 1_000_000}, timeout=0)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
+           "PREFECT_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "execute", str(run.id)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    with get_client(sync_client=True) as client:
+        finished = client.read_flow_run(run.id)
+    assert finished.state.type.value == "COMPLETED", finished.state
+    assert finished.parameters["max_doc_bytes"] == 1_000_000
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        assert con.sql("select count(*) from lake.documents").fetchone()[0] == 5
+        assert con.sql("select count(*) from marts.articles").fetchone()[0] == 5
+    finally:
+        con.close()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("api_url, message", [
+    (None, "PREFECT_API_URL is not set"),
+    ("closed", "cannot reach the Prefect server at http://127.0.0.1:"),
+])
+def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONPATH=str(REPO))
+    if api_url:
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/api"
+    res = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("news-etl serve: error: ") and message in res.stderr
+
+
+def test_invalid_cron_is_refused(tmp_path):
+    from flows.deploy import build_deployment
+
+    with pytest.raises(ValueError, match="invalid cron schedule 'every hour'"):
+        build_deployment([str(SEEDS)], str(tmp_path / "wh"), cron="every hour")
+
+
+def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path):
+    """`news-etl serve` in its own process picks up a run of its deployment and completes it."""
+    import signal
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL
+
+    warehouse = tmp_path / "wh"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
+           "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
+    log = open(tmp_path / "serve.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--cron", "0 3 * * *", "--input", str(SEEDS),
+         "--warehouse", str(warehouse), "--name", "test-served", "--workers", "2"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with get_client(sync_client=True) as client:
+            for _ in range(240):  # until the serve process has registered its deployment
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                try:
+                    dep = client.read_deployment_by_name("etl/test-served")
+                    break
+                except Exception:
+                    time.sleep(0.5)
+            else:
+                pytest.fail("serve never registered its deployment")
+        assert [s.schedule.cron for s in dep.schedules] == ["0 3 * * *"]
+        run = run_deployment("etl/test-served", timeout=300)
+        assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        assert con.sql("select count(*) from marts.articles").fetchone()[0] == 5
+    finally:
+        con.close()
