@@ -259,15 +259,14 @@ def run_data_tests(con, sql_dir: Path, only_reading: set[str] | None = None, max
                 continue
         ran.append(path.stem)
         try:
-            n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
-            if not n:
-                continue
-            cur = con.execute(sql)
-            rows = cur.fetchmany(max_rows)
-            columns = [d[0] for d in cur.description]
+            cur = con.execute(f"SELECT *, count(*) OVER () AS __offending FROM ({sql}) LIMIT {int(max_rows)}")
+            rows = cur.fetchall()
         except duckdb.Error as exc:
             failures.append(f"data test {path.stem} ({path}) could not run: {exc}")
             continue
+        if not rows:
+            continue
+        columns, n = [d[0] for d in cur.description[:-1]], rows[0][-1]
         shown = "\n".join("    " + ", ".join(f"{c}={_show(v)}" for c, v in zip(columns, r)) for r in rows)
         more = f"\n    … and {n - len(rows)} more" if n > len(rows) else ""
         description = parse_header(sql).description
