@@ -261,3 +261,14 @@ def test_cli_models_lists_models_with_rows_and_dependencies(seeds_warehouse):
     assert rows["marts.articles"] == ["table", "5", "staging.stg_articles"]
     assert rows["staging.stg_documents"] == ["view", "5", "-"]
     assert rows["marts.near_duplicates"] == ["table", "0", "marts.articles"]
+
+
+def test_mart_column_types_do_not_depend_on_the_data(tmp_path, seeds_db):
+    """BI tools need stable types: an empty warehouse gives the marts the seeds' column types."""
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    ensure_tables(con)
+    build_on(con, SQL)
+    for m in discover_models(SQL):
+        if m.schema == "marts":
+            assert con.execute(f"DESCRIBE {m.qualified}").fetchall() == seeds_db.execute(f"DESCRIBE {m.qualified}").fetchall()
+    con.close()
