@@ -140,6 +140,26 @@ def test_failing_data_test_fails_the_build_with_a_readable_message(lake_con, sql
     assert lake_con.sql("select count(*) from information_schema.tables where table_schema in ('marts', 'staging')").fetchone()[0] == 0
 
 
+def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_copy, tmp_path):
+    from prefect import flow
+
+    from tasks.model import model_task
+    from tasks.settings import Settings
+
+    _write(sql_copy / "tests" / "no_reuters.sql", "-- test: nobody credits Reuters.\n"
+           "select doc_id from marts.articles where list_contains(credits, 'Reuters')")
+    lake_con.close()  # the task opens the warehouse itself
+
+    @flow
+    def build_models_flow():
+        return model_task(Settings(warehouse=tmp_path, sql_dir=sql_copy))
+
+    state = build_models_flow(return_state=True)
+    assert state.is_failed()
+    with pytest.raises(DataTestFailure, match=r"^data test no_reuters failed \(nobody credits Reuters.\): 1 offending row"):
+        state.result()
+
+
 @pytest.mark.parametrize("corrupt, failing", [
     ("UPDATE lake.articles SET body = body || '\n\n[Anzeige_7]' WHERE doc_id = $doc", ["articles_no_boilerplate"]),
     ("UPDATE lake.articles SET body = '  ' WHERE doc_id = $doc", ["articles_have_body"]),
