@@ -5,6 +5,7 @@ Runner tests call the pure functions on a temporary DuckDB holding a copy of the
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -139,11 +140,40 @@ def test_failing_data_test_fails_the_build_with_a_readable_message(lake_con, sql
     assert lake_con.sql("select count(*) from information_schema.tables where table_schema in ('marts', 'staging')").fetchone()[0] == 0
 
 
-def test_boilerplate_left_in_an_article_fails_the_data_tests(lake_con):
-    lake_con.execute("UPDATE lake.articles SET body = body || '\n\n[Anzeige_7]' WHERE doc_id = ?", [_doc_id_of_seed(lake_con, "001")])
-    with pytest.raises(DataTestFailure, match=r"data test articles_no_boilerplate failed .*1 offending row") as err:
+def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_copy, tmp_path):
+    from prefect import flow
+
+    from tasks.model import model_task
+    from tasks.settings import Settings
+
+    _write(sql_copy / "tests" / "no_reuters.sql", "-- test: nobody credits Reuters.\n"
+           "select doc_id from marts.articles where list_contains(credits, 'Reuters')")
+    lake_con.close()  # the task opens the warehouse itself
+
+    @flow
+    def build_models_flow():
+        return model_task(Settings(warehouse=tmp_path, sql_dir=sql_copy))
+
+    state = build_models_flow(return_state=True)
+    assert state.is_failed()
+    with pytest.raises(DataTestFailure, match=r"^data test no_reuters failed \(nobody credits Reuters.\): 1 offending row"):
+        state.result()
+
+
+@pytest.mark.parametrize("corrupt, failing", [
+    ("UPDATE lake.articles SET body = body || '\n\n[Anzeige_7]' WHERE doc_id = $doc", ["articles_no_boilerplate"]),
+    ("UPDATE lake.articles SET body = '  ' WHERE doc_id = $doc", ["articles_have_body"]),
+    ("DELETE FROM lake.documents WHERE doc_id = $doc", ["articles_have_documents", "loaded_articles_have_documents"]),
+    ("INSERT INTO lake.boilerplate (doc_id, line_no, text, rule) VALUES ($doc, 1, 'x', NULL)", ["boilerplate_rules_key"]),
+])
+def test_built_in_data_tests_catch_bad_data(lake_con, corrupt, failing):
+    lake_con.execute(corrupt.replace("$doc", "?"), [_doc_id_of_seed(lake_con, "001")])
+    with pytest.raises(DataTestFailure) as err:
         build_on(lake_con, SQL, fts_stemmer=None)
-    assert r"pattern=\[Anzeige_\d+\]" in str(err.value)
+    failed = re.findall(r"^data test (\w+) failed", str(err.value), flags=re.M)
+    assert failed == failing
+    if "articles_no_boilerplate" in failing:
+        assert r"pattern=\[Anzeige_\d+\]" in str(err.value)
 
 
 # --- marts on the seeds --------------------------------------------------------------------------
@@ -251,3 +281,14 @@ def test_cli_models_lists_models_with_rows_and_dependencies(seeds_warehouse):
     assert rows["marts.articles"] == ["table", "5", "staging.stg_articles"]
     assert rows["staging.stg_documents"] == ["view", "5", "-"]
     assert rows["marts.near_duplicates"] == ["table", "0", "marts.articles"]
+
+
+def test_mart_column_types_do_not_depend_on_the_data(tmp_path, seeds_db):
+    """BI tools need stable types: an empty warehouse gives the marts the seeds' column types."""
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    ensure_tables(con)
+    build_on(con, SQL)
+    for m in discover_models(SQL):
+        if m.schema == "marts":
+            assert con.execute(f"DESCRIBE {m.qualified}").fetchall() == seeds_db.execute(f"DESCRIBE {m.qualified}").fetchall()
+    con.close()

@@ -1,7 +1,8 @@
 -- model: Syndicated near-copies: pairs of unique articles whose bodies share most 5-word shingles, clustered.
---   Candidates come from MinHash LSH (one-permutation MinHash: 64 bins of the shingle hash, 16 bands
---   of 4 bins; a pair is a candidate if one band matches), then the exact Jaccard similarity of the
---   two shingle sets is computed and pairs at 0.5 or more kept. Clusters are connected components.
+--   Candidates come from MinHash LSH (one-permutation MinHash: 64 bins of the shingle hash, 21 bands
+--   of 3 bins; a pair is a candidate if one band matches: 94% of pairs at similarity 0.5, 2% at
+--   0.1), then the exact Jaccard similarity of the two shingle sets is computed and pairs at 0.5 or
+--   more kept. Clusters are connected components.
 -- column doc_id_a: the article (`marts.articles.doc_id`) with the smaller doc_id of the pair; key with doc_id_b.
 -- column doc_id_b: the other article of the pair.
 -- column similarity: Jaccard similarity of the two sets of 5-word shingles (0.5..1, 4 decimals).
@@ -14,10 +15,14 @@ words as (
     from marts.articles
 ),
 shingles as materialized (
-    select distinct doc_id, unnest(list_transform(range(1, len(words) - 3),
-                                                  i -> hash(array_to_string(words[i:i + 4], ' ')))) as h
-    from words
-    where len(words) >= 5
+    -- 5-word shingles: the word list zipped with itself shifted by 1..4 (no lambda: fast)
+    select distinct doc_id, hash(shingle) as h
+    from (
+        select doc_id, unnest(list_zip(words, words[2:], words[3:], words[4:], words[5:])) as shingle
+        from words
+        where len(words) >= 5
+    )
+    where shingle[5] is not null
 ),
 sizes as (
     select doc_id, count(*) as n from shingles group by doc_id
@@ -26,10 +31,11 @@ signatures as (
     select doc_id, h % 64 as bin, min(h // 64) as v from shingles group by all
 ),
 bands as (
-    select doc_id, bin // 4 as band, hash(list(v order by bin)) as band_hash
+    select doc_id, bin // 3 as band, hash(list(v order by bin)) as band_hash
     from signatures
+    where bin < 63
     group by all
-    having count(*) = 4
+    having count(*) = 3
 ),
 candidates as (
     select distinct a.doc_id as doc_id_a, b.doc_id as doc_id_b
