@@ -32,6 +32,9 @@ MAGIC = {
     b"\x7fELF": "executable",
 }
 
+# A well-formed UTF-8 multi-byte sequence; legacy 8-bit text (cp1252 umlauts, €) almost never contains one.
+UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
 
 class BadInput(Exception):
     """A document that cannot become an article; carries a quarantine reason."""
@@ -84,10 +87,6 @@ def decode(data: bytes) -> tuple[str, str]:
     if controls > max(8, len(text[:8192]) // 100):
         raise BadInput("binary", f"{controls} control characters in the first 8 KiB")
     return text, encoding
-
-
-# A well-formed UTF-8 multi-byte sequence; legacy 8-bit text (cp1252 umlauts, €) almost never contains one.
-UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 def _reject_broken_utf8(data: bytes, exc: UnicodeDecodeError) -> None:
