@@ -183,6 +183,8 @@ def add_serve_parser(sub) -> None:
     serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: CPU count)")
     serve.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
     serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
+    serve.add_argument("--wait", type=float, default=3600.0, metavar="SECONDS",
+                       help="a scheduled run waits this long for another run on the warehouse (default 3600)")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -199,6 +201,7 @@ def cmd_serve(args) -> int:
         workers=args.workers,
         max_doc_bytes=args.max_doc_bytes,
         rules=[str(Path(r).resolve()) for r in args.rules or []],
+        wait=args.wait,
     )
     print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
     serve(deployment)
