@@ -11,8 +11,11 @@
 -- column cluster_size: articles in that cluster.
 with recursive
 words as (
+    -- Bodies from the staging view, restricted to the unique articles: marts.articles is rebuilt in
+    -- the same transaction, and DuckDB plans joins over such uncommitted rows badly (10x slower).
     select doc_id, list_filter(regexp_split_to_array(lower(body), '[^\p{L}\p{N}]+'), w -> w <> '') as words
-    from marts.articles
+    from staging.stg_articles
+    where doc_id in (select doc_id from marts.articles)
 ),
 shingles as materialized (
     -- 5-word shingles: the word list zipped with itself shifted by 1..4 (no lambda: fast)

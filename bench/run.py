@@ -1,0 +1,261 @@
+"""End-to-end benchmark: the real `news-etl run` on generated corpora, next to an I/O floor.
+
+For each corpus size: generate (or reuse) a seed-style corpus, measure the floor (read the same
+documents and write them to Parquet with pyarrow, no cleaning, one process), run `news-etl run`
+in a subprocess against a background Prefect server while sampling the peak RSS of its whole
+process tree, read the seconds per step from meta.runs, and score the cleaner's removed lines
+against the generator's ground truth. Writes bench/results/bench-<time>.json, latest.json and a
+PNG plot of time and peak memory against corpus size.
+
+    python -m bench.run --sizes 10000 100000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.generate import generate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def corpus_for(size: int, fmt: str, cache: Path) -> Path:
+    path = cache / f"corpus-{fmt}-{size}"
+    if not (path / "corpus.json").exists():
+        shutil.rmtree(path, ignore_errors=True)
+        generate(size, path, fmt)
+    return path
+
+
+def input_dir(corpus: Path, fmt: str) -> Path:
+    return corpus / ("docs" if fmt == "files" else "jsonl")
+
+
+def measure_floor(corpus: Path, fmt: str, out: Path, chunk: int = 2000) -> float:
+    """Seconds to read every document and write it to zstd Parquet, without any cleaning."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list] = {"source_uri": [], "raw_text": []}
+    n_part = 0
+
+    def flush():
+        nonlocal n_part, rows
+        pq.write_table(pa.table(rows), out / f"part-{n_part:05d}.parquet", compression="zstd")
+        n_part += 1
+        rows = {"source_uri": [], "raw_text": []}
+
+    for root, _dirs, files in os.walk(input_dir(corpus, fmt)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            with open(path, "rb") as fh:
+                if fmt == "files":
+                    items = [(path, fh.read().decode("utf-8"))]
+                else:
+                    items = [(f"{path}#L{i}", json.loads(line)["text"]) for i, line in enumerate(fh, 1)]
+            for uri, text in items:
+                rows["source_uri"].append(uri)
+                rows["raw_text"].append(text)
+                if len(rows["raw_text"]) >= chunk:
+                    flush()
+    if rows["raw_text"]:
+        flush()
+    return time.perf_counter() - started
+
+
+class PrefectServer:
+    """A background `prefect server start` with its own home, so runs do not pay ephemeral start-up."""
+
+    def __init__(self, home: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                    "PREFECT_LOGGING_LEVEL": "WARNING"}
+        self.proc = None
+
+    def __enter__(self) -> "PrefectServer":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--analytics-off", "--no-ui", "--host", "127.0.0.1",
+             "--port", str(self.port)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/health", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("prefect server did not start in 120 s")
+
+    def __exit__(self, *exc) -> None:
+        os.killpg(self.proc.pid, 15)
+        self.proc.wait(timeout=30)
+
+
+def run_pipeline(inputs: Path, warehouse: Path, workers: int, env: dict) -> dict:
+    """Wall seconds and peak RSS (the CLI process and all its children) of one `news-etl run`."""
+    cmd = [sys.executable, "-m", "flows.cli", "run", "--input", str(inputs), "--warehouse", str(warehouse),
+           "--workers", str(workers)]
+    peak = 0
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            try:
+                procs = [ps] + ps.children(recursive=True)
+                peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"news-etl run failed ({proc.returncode}): {err[-3000:]}")
+    return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "stdout": out.strip()}
+
+
+def run_facts(warehouse: Path, truth: Path) -> dict:
+    """Seconds per step of the run, and the cleaner's scores against the ground truth."""
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        steps, docs_in, articles = con.execute(
+            "SELECT step_seconds, documents_in, articles_out FROM meta.runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+        con.execute(f"CREATE TEMP VIEW truth AS SELECT doc_id, trim(regexp_replace(text, '\\s+', ' ', 'g')) AS text, label FROM '{truth}'")
+        tp, fp, fn = con.execute("""
+            WITH removed AS (SELECT doc_id, trim(regexp_replace(text, '\\s+', ' ', 'g')) AS text FROM lake.boilerplate),
+                 boiler AS (SELECT doc_id, text FROM truth WHERE label = 'boilerplate')
+            SELECT (SELECT count(*) FROM (SELECT * FROM removed INTERSECT ALL SELECT * FROM boiler)),
+                   (SELECT count(*) FROM (SELECT * FROM removed EXCEPT ALL SELECT * FROM boiler)),
+                   (SELECT count(*) FROM (SELECT * FROM boiler EXCEPT ALL SELECT * FROM removed))
+        """).fetchone()
+        kept, content = con.execute("""
+            SELECT count(*) FILTER (WHERE contains(a.body, t.text)), count(*)
+            FROM truth t JOIN lake.articles a USING (doc_id) WHERE t.label = 'content'
+        """).fetchone()
+    finally:
+        con.close()
+    return {
+        "step_seconds": dict(steps or {}),
+        "documents_in": docs_in,
+        "articles_out": articles,
+        "boilerplate_precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "boilerplate_recall": round(tp / (tp + fn), 4) if tp + fn else None,
+        "content_kept": round(kept / content, 4) if content else None,
+    }
+
+
+def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str) -> dict:
+    corpus = corpus_for(size, fmt, cache)
+    meta = json.loads((corpus / "corpus.json").read_text())
+    with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
+        floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
+        env = {**os.environ, "PREFECT_API_URL": server_url, "PREFECT_LOGGING_LEVEL": "WARNING",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(REPO)}
+        run = run_pipeline(input_dir(corpus, fmt), Path(tmp) / "warehouse", workers, env)
+        facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
+    steps = facts["step_seconds"]
+    mb = meta["bytes"] / 2**20
+    return {
+        "docs": size, "format": fmt, "workers": workers, "mb": round(mb, 1),
+        "seconds": round(run["seconds"], 2),
+        "docs_per_s": round(size / run["seconds"]),
+        "mb_per_s": round(mb / run["seconds"], 2),
+        "peak_rss_mb": round(run["peak_rss_mb"]),
+        "floor_seconds": round(floor, 2),
+        "floor_docs_per_s": round(size / floor),
+        "ratio_to_floor": round(run["seconds"] / floor, 2),
+        "step_seconds": steps,
+        "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2),
+        **{k: v for k, v in facts.items() if k != "step_seconds"},
+        "summary": run["stdout"],
+    }
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["docs"] for r in results]
+    fig, ax1 = plt.subplots(figsize=(7, 4))
+    ax1.plot(sizes, [r["seconds"] for r in results], "o-", label="news-etl run (s)")
+    ax1.plot(sizes, [r["floor_seconds"] for r in results], "s--", label="floor: read + Parquet (s)")
+    ax1.set_xscale("log")
+    ax1.set_xlabel("documents")
+    ax1.set_ylabel("seconds")
+    ax2 = ax1.twinx()
+    ax2.plot(sizes, [r["peak_rss_mb"] for r in results], "^:", color="tab:red", label="peak RSS (MB)")
+    ax2.set_ylabel("peak RSS (MB)")
+    ax2.set_ylim(bottom=0)
+    fig.legend(loc="upper left", bbox_to_anchor=(0.1, 0.9))
+    ax1.set_title("news-etl end to end")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--format", choices=["files", "jsonl"], default="files")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "news-etl-bench"),
+                        help="where generated corpora are kept between runs")
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    args = parser.parse_args()
+
+    cache, out = Path(args.cache), Path(args.out)
+    cache.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="news-etl-prefect-") as home, PrefectServer(Path(home)) as server:
+        for size in sorted(args.sizes):
+            result = bench_size(size, args.format, args.workers, cache, server.url)
+            results.append(result)
+            print(json.dumps({k: v for k, v in result.items() if k != "summary"}), flush=True)
+    report = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "command": "python -m bench.run " + " ".join(sys.argv[1:]),
+        "results": results,
+    }
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    for name in (f"bench-{stamp}.json", "latest.json"):
+        (out / name).write_text(json.dumps(report, indent=2))
+    plot(results, out / "latest.png")
+    print(f"wrote {out / 'latest.json'} and {out / 'latest.png'}")
+
+
+if __name__ == "__main__":
+    main()
