@@ -8,7 +8,7 @@ WAREHOUSE ?= warehouse
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test install clean serve server-stop
+.PHONY: run test install clean serve server-stop bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ serve: install
 
 server-stop:
 	$(BIN)/prefect server stop
+
+# End-to-end benchmark on generated corpora (see bench/run.py); e.g. make bench SIZES="100000 1000000"
+SIZES ?= 10000 100000
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench.run --sizes $(SIZES) $(BENCH_ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

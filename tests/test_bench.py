@@ -1,0 +1,42 @@
+"""The benchmark's corpus generator and floor (the full benchmark is `make bench`)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow.parquet as pq
+
+from bench.generate import generate
+from bench.run import measure_floor
+
+
+def _digest(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_generator_is_deterministic_and_its_truth_matches_the_lines(tmp_path):
+    a, b = generate(30, tmp_path / "a"), generate(30, tmp_path / "b")
+    assert a == b and _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    generate(30, tmp_path / "c", seed=1)
+    assert _digest(tmp_path / "c") != _digest(tmp_path / "a")
+
+    truth = pq.read_table(tmp_path / "a" / "truth.parquet").to_pylist()
+    files = sorted((tmp_path / "a" / "docs").rglob("*.txt"))
+    assert len(files) == 30 and len({t["doc_id"] for t in truth}) == 30
+    by_doc = {}
+    for t in truth:
+        by_doc.setdefault(t["doc_id"], []).append(t["text"])
+    for f in files:
+        data = f.read_bytes()
+        lines = [ln for ln in data.decode("utf-8").split("\n") if ln]
+        assert by_doc[hashlib.sha256(data).hexdigest()] == lines
+    labels = {t["label"] for t in truth}
+    assert {"content", "boilerplate"} <= labels
+
+
+def test_jsonl_corpus_and_floor(tmp_path):
+    meta = generate(25, tmp_path / "c", fmt="jsonl", docs_per_jsonl=10)
+    assert meta["docs"] == 25 and len(list((tmp_path / "c" / "jsonl").glob("*.jsonl"))) == 3
+    assert measure_floor(tmp_path / "c", "jsonl", tmp_path / "floor", chunk=10) > 0
+    assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "floor").glob("*.parquet")) == 25

@@ -1,0 +1,39 @@
+"""The same flow on a Dask cluster (prefect-dask) gives the same warehouse as one process."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from .conftest import REPO, SEEDS
+
+ARTICLE_COLUMNS = "doc_id, title, subtitle, byline, credits, captions, tags, paragraphs, body, language, body_hash"
+
+
+def contents(warehouse) -> dict:
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        return {
+            "articles": con.execute(f"SELECT {ARTICLE_COLUMNS} FROM lake.articles ORDER BY doc_id").fetchall(),
+            "boilerplate": con.execute("SELECT doc_id, line_no, text, rule FROM lake.boilerplate ORDER BY ALL").fetchall(),
+            "documents": con.execute("SELECT doc_id, source_uri, encoding, raw_text FROM lake.documents ORDER BY doc_id").fetchall(),
+            "marts.articles": con.execute("SELECT doc_id, title, body FROM marts.articles ORDER BY doc_id").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    from flows.etl import run_etl
+
+    # Worker processes must import the repo's `tasks` package.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    single = run_etl([SEEDS], tmp_path / "single", workers=1, batch_docs=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        on_dask = run_etl([SEEDS], tmp_path / "dask", dask_address=cluster.scheduler_address, batch_docs=2)
+    assert on_dask["batches"] == single["batches"] == 3
+    assert on_dask["articles_out"] == single["articles_out"] == 5
+    assert contents(tmp_path / "dask") == contents(tmp_path / "single")
