@@ -18,6 +18,7 @@ from .clean import Article, clean, load_rules
 from .crashpoints import crash_point
 from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
+from .fingerprint import minhash
 from .language import detect_language
 from .quarantine import quarantine_row
 from .settings import Settings
@@ -61,6 +62,7 @@ def article_row(doc: RawDocument, art: Article, language: str | None, run_id: st
         "n_paragraphs": len(art.paragraphs),
         "n_boilerplate_lines": len(art.removed),
         "body_hash": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        "minhash": minhash(body),
         "published": parse_published(published or doc.published),
         "run_id": run_id,
         "ingested_at": ingested_at,

@@ -45,6 +45,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("n_paragraphs", pa.int32()),
         ("n_boilerplate_lines", pa.int32()),
         ("body_hash", pa.string()),
+        ("minhash", pa.list_(pa.int64())),
         ("published", TS),
         ("run_id", pa.string()),
         ("ingested_at", TS),

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from tasks.fingerprint import minhash
 from tasks.load import ensure_tables
 from tasks.model import DataTestFailure, ModelError, build_on, discover_models, parse_header, render_docs
 from tasks.write import LAKE_TABLES
@@ -54,8 +55,9 @@ def _copy_article(con, doc_id: str, new_id: str, body: str | None = None) -> Non
         "FROM lake.documents WHERE doc_id = ?", [new_id, doc_id])
     con.execute(
         "INSERT INTO lake.articles BY NAME SELECT * REPLACE (? AS doc_id, coalesce(?, body) AS body, "
-        "sha256(coalesce(?, body)) AS body_hash, ingested_at + INTERVAL 1 HOUR AS ingested_at) "
-        "FROM lake.articles WHERE doc_id = ?", [new_id, body, body, doc_id])
+        "sha256(coalesce(?, body)) AS body_hash, coalesce(?, minhash) AS minhash, "
+        "ingested_at + INTERVAL 1 HOUR AS ingested_at) FROM lake.articles WHERE doc_id = ?",
+        [new_id, body, body, None if body is None else minhash(body), doc_id])
 
 
 def _write(path: Path, text: str) -> Path:
@@ -280,7 +282,7 @@ def test_cli_models_lists_models_with_rows_and_dependencies(seeds_warehouse):
     rows = {line.split()[0]: line.split()[1:] for line in res.stdout.splitlines()[1:]}
     assert rows["marts.articles"] == ["table", "5", "staging.stg_articles"]
     assert rows["staging.stg_documents"] == ["view", "5", "-"]
-    assert rows["marts.near_duplicates"] == ["table", "0", "marts.articles"]
+    assert rows["marts.near_duplicates"] == ["table", "0", "marts.articles,", "staging.stg_articles"]
 
 
 def test_mart_column_types_do_not_depend_on_the_data(tmp_path, seeds_db):

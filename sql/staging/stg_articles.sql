@@ -16,6 +16,7 @@
 -- column n_paragraphs: paragraphs in the body.
 -- column n_boilerplate_lines: lines the cleaner removed (see `stg_boilerplate`).
 -- column body_hash: SHA-256 of the body text; equal hashes are exact copies.
+-- column minhash: one-permutation MinHash of the body's 5-word shingles (64 bins, null = empty bin; see tasks/fingerprint.py).
 -- column published_at: publication time (UTC), when it could be parsed.
 -- column ingested_at: when the loading run processed the document (UTC).
 -- column ingest_date: lake partition date (UTC).
@@ -39,6 +40,7 @@ select
     n_paragraphs,
     n_boilerplate_lines,
     body_hash,
+    minhash,
     published as published_at,
     ingested_at,
     ingest_date,
