@@ -36,6 +36,9 @@ MAGIC = {
 UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")  # C0 controls but \t \n \v \f \r
+
+
 class BadInput(Exception):
     """A document that cannot become an article; carries a quarantine reason."""
 
@@ -83,8 +86,9 @@ def decode(data: bytes) -> tuple[str, str]:
         else:
             _reject_broken_utf8(data, exc)
             text, encoding = _decode_legacy(data)
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f\v")
-    if controls > max(8, len(text[:8192]) // 100):
+    head = text[:8192]
+    controls = len(CONTROL_CHARS.findall(head))
+    if controls > max(8, len(head) // 100):
         raise BadInput("binary", f"{controls} control characters in the first 8 KiB")
     return text, encoding
 
