@@ -1,36 +1,28 @@
 """Clean boilerplate out of raw article text and recover its structure.
 
-The knowledge lives in ``tasks/rules/*.toml``; this module only applies it.
+Per document: normalize → language (picks the rule set) → line rules and repeated lines →
+title → duplicate titles, captions, bylines, inline cuts → density signals (page dumps) →
+subtitle → paragraphs. Every line that leaves the body is either moved (title, subtitle,
+caption, byline) or recorded in ``Article.removed`` as (line_no, text, rule). The knowledge
+lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
-import unicodedata
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 
-RULES_DIR = Path(__file__).parent / "rules"
+from . import density
+from .language import guess_language
+from .line_stats import line_key
+from .normalize import normalize
+from .ruleset import Compiled, RuleSet, load_rules
+from .structure import collect_groups, split_credits, strip_section_suffix, title_key
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
-_SENTENCE_END = re.compile(r"[.!?…\"“”»«“„')]$")
+__all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
 
-
-@dataclass(frozen=True)
-class LineRule:
-    name: str
-    regex: re.Pattern
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    line: tuple[LineRule, ...]
-    inline: tuple[LineRule, ...]
-    caption: re.Pattern | None
-    byline: re.Pattern | None
+MOVED = ("title", "subtitle", "caption", "byline")
+KEEP = "keep"
 
 
 @dataclass
@@ -43,85 +35,189 @@ class Article:
     tags: list[str] = field(default_factory=list)
     paragraphs: list[str] = field(default_factory=list)
     removed: list[tuple[int, str, str]] = field(default_factory=list)  # (line_no, text, rule)
+    language: str | None = None
+    trace: list[tuple[int, str, str]] | None = None  # (line_no, line, "keep" | moved-to | rule), if asked
 
     @property
     def body(self) -> str:
         return "\n\n".join(self.paragraphs)
 
 
-def load_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
-    files = sorted(RULES_DIR.glob("*.toml")) + [Path(p) for p in extra_files]
-    line, inline, caption, byline = [], [], None, None
-    for path in files:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        for kind, target in (("line", line), ("inline", inline)):
-            for rule in data.get(kind, []):
-                flags = 0 if rule.get("case") else re.IGNORECASE
-                target.append(LineRule(rule["name"], re.compile(rule["pattern"], flags)))
-        if "caption" in data:
-            caption = re.compile(data["caption"]["pattern"], re.IGNORECASE)
-        if "byline" in data:
-            byline = re.compile(data["byline"]["pattern"])
-    return RuleSet(tuple(line), tuple(inline), caption, byline)
+Repeated = Callable[[str], bool] | Collection[int] | None
 
 
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = text.translate(_INVISIBLE)
-    lines = (_SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", ln)).strip() for ln in text.split("\n"))
-    return "\n".join(lines)
+def _repeated_check(repeated: Repeated, limits: dict) -> Callable[[str], bool] | None:
+    if not repeated:
+        return None
+    is_frequent = repeated if callable(repeated) else (lambda line: line_key(line) in repeated)
+    lo, hi, max_words = limits["min_chars"], limits["max_chars"], limits["max_words"]
+
+    def check(line: str) -> bool:  # long prose never goes just because it repeats
+        return lo <= len(line) <= hi and line.count(" ") < max_words and is_frequent(line)
+
+    return check
 
 
-def _fold(line: str) -> str:
-    """Comparison key for repeated titles: ASCII transliteration, no section suffix."""
-    line = re.sub(r"\s+[—–|-]\s+[\w ]{2,30}$", "", line)
-    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue")):
-        line = line.replace(a, b)
-    return re.sub(r"\W+", " ", line).strip().lower()
+def clean(
+    text: str,
+    rules: RuleSet,
+    title_hint: str | None = None,
+    *,
+    language: str | None = None,
+    repeated: Repeated = None,
+    trace: bool = False,
+) -> Article:
+    """Split one document into article fields and logged boilerplate.
 
+    ``repeated``: lines the caller knows to be frequent in this document's source, as a
+    predicate on the normalized line or a collection of ``line_stats.line_key`` values.
+    """
+    numbered = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
+    lines = [ln for _, ln in numbered]
+    lang = language or guess_language(lines, rules.stopwords())
+    r = rules.for_language(lang)
+    art = Article(language=lang)
+    n = len(lines)
+    action: list[str | None] = [None] * n
 
-def _is_headline(line: str) -> bool:
-    return len(line) <= 200 and not _SENTENCE_END.search(line) and len(line.split()) >= 3
+    _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated))
+    key = _title(numbered, action, r, art, title_hint)
+    texts = _moves_and_cuts(numbered, action, r, art, key)
+    _density(texts, action, r)
+    if art.title is None and title_hint is None:
+        _late_title(numbered, texts, action, r, art)
+    _subtitle(texts, action, art)
 
-
-def clean(text: str, rules: RuleSet, title_hint: str | None = None) -> Article:
-    art = Article(title=title_hint)
-    lines = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
-    title_key = _fold(title_hint) if title_hint else None
-    for idx, (no, line) in enumerate(lines):
-        rule = next((r for r in rules.line if r.regex.match(line)), None)
-        if rule:
-            art.removed.append((no, line, rule.name))
-            m = rule.regex.match(line)
-            if "credit" in m.groupdict() and m.group("credit"):
-                art.credits.append(m.group("credit").strip())
-            continue
-        if title_key is not None and _fold(line) == title_key:
-            art.removed.append((no, line, "duplicate_title"))
-            continue
-        if idx == 0 and art.title is None and _is_headline(line):
-            art.title, title_key = line, _fold(line)
-            continue
-        if rules.caption and (m := rules.caption.match(line)) and len(line) < 400:
-            art.captions.append(m.group("caption").strip())
-            art.credits.append(m.group("credit").strip())
-            continue
-        if rules.byline and (m := rules.byline.match(line)):
-            art.byline = m.group("author").strip()
-            art.credits.extend(c.strip() for c in m.group("credit").split(",") if c.strip())
-            continue
-        for rule in rules.inline:
-            m = rule.regex.search(line)
-            if m:
-                art.removed.append((no, m.group(0).strip(), rule.name))
-                if "credit" in m.groupdict() and m.group("credit"):
-                    art.credits.append(m.group("credit").strip())
-                line = line[: m.start()].rstrip()
-        if not line:
-            continue
-        if art.title and not art.paragraphs and art.subtitle is None and _is_headline(line):
-            art.subtitle = line
-            continue
-        art.paragraphs.append(line)
+    for i, (no, _) in enumerate(numbered):
+        a = action[i]
+        if a is None:
+            art.paragraphs.append(texts[i])
+        elif a not in MOVED and texts[i] is not None:
+            art.removed.append((no, texts[i], a))
+    art.removed.sort(key=lambda item: item[0])
     art.credits = list(dict.fromkeys(art.credits))
+    art.tags = list(dict.fromkeys(art.tags))
+    if trace:
+        art.trace = [(no, line, action[i] or KEEP) for i, (no, line) in enumerate(numbered)]
     return art
+
+
+def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated) -> None:
+    block = None
+    for i, line in enumerate(lines):
+        m = r.line_re.match(line) if r.line_re else None
+        if m:
+            rule = r.line_rules[int(m.lastgroup[1:])]
+            collect_groups(m, art.credits, art.tags)
+            action[i] = rule.name
+            block = rule.name if rule.block else None
+        elif block and len(line) <= 160 and not density.is_sentence(line):
+            action[i] = block  # a teaser list under "Mehr zum Thema"
+        else:
+            block = None
+            if is_repeated and is_repeated(line):
+                action[i] = "repeated_line"
+
+
+def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) -> str | None:
+    if title_hint:
+        art.title = strip_section_suffix(" ".join(normalize(title_hint).split()), r)[0]
+        return title_key(art.title, r)
+    candidates = [i for i, a in enumerate(action) if a is None]
+    if len(candidates) < 2:
+        return None
+    first = candidates[0]
+    no, line = numbered[first]
+    if not density.is_headline(line, 25):
+        return None
+    key = title_key(line, r)
+    following = next((numbered[i][1] for i in candidates[1:] if title_key(numbered[i][1], r) != key), None)
+    if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following) or density.is_headline(following)):
+        return None  # a menu item, not a headline
+    art.title, suffix = strip_section_suffix(line, r)
+    action[first] = "title"
+    if suffix:
+        art.removed.append((no, suffix, "title_suffix"))
+    return key
+
+
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> list[str | None]:
+    """Duplicate titles, captions, bylines and inline boilerplate; returns the (cut) line texts."""
+    texts: list[str | None] = [ln for _, ln in numbered]
+    for i, (no, line) in enumerate(numbered):
+        if action[i] is not None:
+            continue
+        if key is not None and len(line) < 2 * len(key) + 40 and title_key(line, r) == key:
+            action[i] = "duplicate_title"
+            continue
+        if r.caption and len(line) < 500 and (":" in line[-90:] or "©" in line[-90:]):
+            m = next((m for c in r.caption if (m := c.match(line))), None)
+            if m:
+                art.captions.append(m.group("caption").strip())
+                art.credits.extend(split_credits(m.group("credit")))
+                action[i] = "caption"
+                continue
+        if r.byline and len(line) <= 140:
+            m = next((m for b in r.byline if (m := b.match(line))), None)
+            if m:
+                author = m.group("author").strip()
+                if art.byline is None:
+                    art.byline = author
+                else:
+                    art.credits.append(author)
+                if m.groupdict().get("credit"):
+                    art.credits.extend(split_credits(m.group("credit")))
+                action[i] = "byline"
+                continue
+        if r.inline_any is not None and r.inline_any.search(line):
+            for name, regex in r.inline:
+                m = regex.search(line)
+                if m:
+                    collect_groups(m, art.credits, art.tags)
+                    art.removed.append((no, m.group(0).strip(), name))
+                    line = (line[: m.start()] + " " + line[m.end():]).strip()
+                    if not line:
+                        action[i] = name
+                        break
+            texts[i] = line or None
+    return texts
+
+
+def _density(texts: list[str | None], action: list, r: Compiled) -> None:
+    classes, candidates = [], []
+    for i, a in enumerate(action):
+        if a is None:
+            classes.append(density.classify(texts[i], r.stopwords, r.density))
+            candidates.append(texts[i])
+        else:
+            classes.append(density.NEUTRAL if a in MOVED or a == "duplicate_title" else density.BAD)
+            candidates.append(None)
+    for i, rule in enumerate(density.decide(candidates, classes, r.density)):
+        if rule:
+            action[i] = rule
+
+
+def _late_title(numbered, texts, action, r: Compiled, art: Article) -> None:
+    """Page dumps: the first kept line after removed page chrome, when it is a headline."""
+    kept = [i for i, a in enumerate(action) if a is None]
+    if len(kept) < 2 or kept[0] == 0 or all(a in MOVED for a in action[: kept[0]]):
+        return
+    i = kept[0]
+    if density.is_headline(texts[i], 25) and not density.is_headline(texts[kept[1]], 25):
+        no, line = numbered[i]
+        art.title, suffix = strip_section_suffix(texts[i], r)
+        action[i] = "title"
+        if suffix:
+            art.removed.append((no, suffix, "title_suffix"))
+
+
+def _subtitle(texts, action, art: Article) -> None:
+    """A headline-like line right after the title, before the text, is the subtitle (dek)."""
+    if art.title is None:
+        return
+    kept = [i for i, a in enumerate(action) if a is None]
+    if len(kept) >= 2:
+        line = texts[kept[0]]
+        if len(line) >= 20 and density.is_headline(line, 40) and not density.is_sentence(line):
+            art.subtitle = line
+            action[kept[0]] = "subtitle"

@@ -1,0 +1,111 @@
+"""Density signals for whole-page dumps (jusText-like, per line instead of per HTML block).
+
+Each candidate line gets a class from its length, stop-word density and sentence punctuation;
+short and near-good lines are then decided by their neighbours, so menus, link lists and
+footers go while short article lines (subheadings, one-line paragraphs) between prose stay.
+"""
+
+from __future__ import annotations
+
+import re
+
+BAD, SHORT, NEARGOOD, GOOD = 0, 1, 2, 3
+NEUTRAL = -1  # title, captions, bylines: invisible to the context rules
+
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"[.!?…:\"“”»«‘’')]$")
+_BULLET = re.compile(r"^([-–•*·▪►]|\d{1,2}[.)]|[a-z][.)])\s")
+
+
+def is_sentence(line: str) -> bool:
+    return bool(_SENTENCE_END.search(line)) and line.count(" ") >= 2
+
+
+def is_headline(line: str, max_words: int = 16) -> bool:
+    """Looks like a headline: short, capitalised, no closing sentence punctuation."""
+    if len(line) > 200 or line[-1] in ".,;:" or not (line[0].isupper() or line[0].isdigit() or line[0] in "„\"“»«'‘"):
+        return False
+    n = line.count(" ") + 1
+    return 3 <= n <= max_words or (n == 2 and len(line) >= 12)
+
+
+def classify(line: str, stopwords: frozenset[str], p: dict) -> int:
+    words = _WORD.findall(line.lower())
+    if not words:
+        return BAD
+    density = sum(map(stopwords.__contains__, words)) / len(words)
+    sentence = is_sentence(line)
+    if len(line) < p["short_chars"]:
+        return NEARGOOD if sentence and density >= p["stopwords_low"] and len(words) >= 3 else SHORT
+    if density < p["stopwords_low"]:
+        return NEARGOOD if sentence and density > 0 and len(words) >= 8 else BAD
+    if len(line) >= p["long_chars"] or (sentence and density >= p["stopwords_high"]):
+        return GOOD
+    return NEARGOOD
+
+
+def _neighbour(classes: list[int], i: int, step: int, skip: tuple[int, ...]) -> int:
+    j = i + step
+    while 0 <= j < len(classes):
+        c = classes[j]
+        if c != NEUTRAL and c not in skip:
+            return c
+        j += step
+    return BAD  # the page edge counts as boilerplate, as in jusText
+
+
+def decide(lines: list[str], classes: list[int], p: dict) -> list[str | None]:
+    """Removal rule per line (None = keep). Lines already decided come as None with class NEUTRAL or BAD."""
+    n = len(lines)
+    out: list[str | None] = [None] * n
+    # runs of short unpunctuated lines are menus or link lists, wherever they are
+    run_max_words = p["nav_run_max_words"]
+    i = 0
+    while i < n:
+        j = i
+        while j < n and classes[j] == SHORT and lines[j].count(" ") < run_max_words and not _BULLET.match(lines[j]) and not is_sentence(lines[j]):
+            j += 1
+        if j - i >= p["nav_run"]:
+            for k in range(i, j):
+                out[k] = "nav_block"
+                classes[k] = BAD
+        i = max(j, i + 1)
+    final = list(classes)
+    for i, c in enumerate(classes):
+        if c == SHORT and out[i] is None:
+            prev = _neighbour(classes, i, -1, (SHORT, NEARGOOD))
+            nxt = _neighbour(classes, i, 1, (SHORT, NEARGOOD))
+            if prev == GOOD and nxt == GOOD:
+                final[i] = GOOD
+            elif _heading_before_text(lines, classes, i, p):
+                final[i] = GOOD
+            elif prev == GOOD and _BULLET.match(lines[i]):
+                final[i] = GOOD  # list items after prose
+            else:
+                final[i] = BAD
+                out[i] = "short_line_context"
+    for i, c in enumerate(classes):
+        if c == NEARGOOD:
+            prev = _neighbour(final, i, -1, (SHORT, NEARGOOD))
+            nxt = _neighbour(final, i, 1, (SHORT, NEARGOOD))
+            if prev == BAD and nxt == BAD:
+                out[i] = "low_density_context"
+        elif c == BAD and out[i] is None and lines[i] is not None:
+            out[i] = "low_stopword_density"
+    return out
+
+
+def _heading_before_text(lines: list[str], classes: list[int], i: int, p: dict) -> bool:
+    """A short headline-like line followed (at most one short line between) by prose."""
+    if not is_headline(lines[i], p["heading_max_words"]):
+        return False
+    shorts = 0
+    for j in range(i + 1, len(classes)):
+        c = classes[j]
+        if c == NEUTRAL:
+            continue
+        if c == SHORT and shorts == 0 and is_headline(lines[j], p["heading_max_words"]):
+            shorts += 1
+            continue
+        return c in (GOOD, NEARGOOD)
+    return False

@@ -1,0 +1,153 @@
+"""Load boilerplate rule files (TOML, see docs/rules.md) into compiled, per-language rule sets."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RULES_DIR = Path(__file__).parent / "rules"
+_GROUP = re.compile(r"\(\?P([<=])(\w+)")
+
+DEFAULT_DENSITY = {
+    "short_chars": 60,  # shorter lines are "short" (context decides), as jusText's length_low
+    "long_chars": 140,  # longer lines need only stopwords_low to be good
+    "stopwords_low": 0.12,
+    "stopwords_high": 0.22,
+    "nav_run": 4,  # this many short, unpunctuated lines in a row are a menu or link list
+    "nav_run_max_words": 5,
+    "heading_max_words": 16,
+}
+DEFAULT_REPEATED = {"min_chars": 2, "max_chars": 160, "max_words": 20}
+
+
+@dataclass(frozen=True)
+class LineRule:
+    name: str
+    pattern: str
+    case: bool = False
+    block: bool = False  # also remove the short, unpunctuated lines that follow (teaser lists)
+
+
+@dataclass
+class RuleFile:
+    path: str
+    language: str | None = None
+    line: list[LineRule] = field(default_factory=list)
+    inline: list[LineRule] = field(default_factory=list)
+    caption: list[str] = field(default_factory=list)
+    byline: list[str] = field(default_factory=list)
+    section_suffixes: list[str] = field(default_factory=list)
+    stopwords: set[str] = field(default_factory=set)
+    density: dict = field(default_factory=dict)
+    repeated: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Everything clean() needs for one language, compiled once."""
+
+    language: str | None
+    line_re: re.Pattern | None  # one alternation; group "r<i>" names rule i
+    line_rules: tuple[LineRule, ...]
+    inline: tuple[tuple[str, re.Pattern], ...]
+    inline_any: re.Pattern | None
+    caption: tuple[re.Pattern, ...]
+    byline: tuple[re.Pattern, ...]
+    section_suffix: re.Pattern | None
+    stopwords: frozenset[str]
+    density: dict
+    repeated: dict
+
+
+def _rename_groups(pattern: str, i: int) -> str:
+    return _GROUP.sub(lambda m: f"(?P{m[1]}{m[2]}_{i}", pattern)
+
+
+def _flagged(pattern: str, case: bool) -> str:
+    return f"(?:{pattern})" if case else f"(?i:{pattern})"
+
+
+def parse_rule_file(path: str | Path) -> RuleFile:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"rules file {path}: {exc}") from exc
+    rf = RuleFile(str(path), data.get("language"))
+    for kind in ("line", "inline"):
+        for rule in data.get(kind, []):
+            try:
+                lr = LineRule(rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")))
+                re.compile(_flagged(lr.pattern, lr.case))
+            except (KeyError, re.error) as exc:
+                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {rule!r}: {exc}") from exc
+            getattr(rf, kind).append(lr)
+    for kind in ("caption", "byline"):
+        entries = data.get(kind, [])
+        for entry in [entries] if isinstance(entries, dict) else entries:
+            getattr(rf, kind).append(entry["pattern"])
+    rf.section_suffixes = list(data.get("title", {}).get("section_suffixes", []))
+    if "stopwords" in data:
+        sw_path = (path.parent / data["stopwords"]["file"]).resolve()
+        rf.stopwords = {w.strip().lower() for w in sw_path.read_text(encoding="utf-8").split() if w.strip() and not w.startswith("#")}
+    rf.density = dict(data.get("density", {}))
+    rf.repeated = dict(data.get("repeated", {}))
+    return rf
+
+
+class RuleSet:
+    """All rule files; `for_language(lang)` = generic files + that language's files (cached)."""
+
+    def __init__(self, files: list[RuleFile]):
+        self.files = files
+        self.languages = sorted({f.language for f in files if f.language})
+        self._cache: dict[str | None, Compiled] = {}
+
+    def for_language(self, language: str | None) -> Compiled:
+        if language not in self._cache:
+            self._cache[language] = self._compile(language)
+        return self._cache[language]
+
+    def stopwords(self) -> dict[str, frozenset[str]]:
+        return {lang: self.for_language(lang).stopwords for lang in self.languages}
+
+    def _compile(self, language: str | None) -> Compiled:
+        files = [f for f in self.files if f.language is None or f.language == language]
+        line = [r for f in files for r in f.line]
+        alternation = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r in enumerate(line))
+        inline = [(r.name, re.compile(_flagged(r.pattern, r.case))) for f in files for r in f.inline]
+        inline_any = "|".join(_flagged(_rename_groups(r.pattern, i), r.case) for i, r in enumerate(r for f in files for r in f.inline))
+        suffixes = [s for f in files for s in f.section_suffixes]
+        density, repeated = dict(DEFAULT_DENSITY), dict(DEFAULT_REPEATED)
+        for f in files:
+            density.update(f.density)
+            repeated.update(f.repeated)
+        suffix_re = None
+        if suffixes:
+            names = "|".join(re.escape(s) for s in sorted(suffixes, key=len, reverse=True))
+            suffix_re = re.compile(rf"\s+[—–|·:-]\s+(?P<section>(?i:{names}))$")
+        return Compiled(
+            language=language,
+            line_re=re.compile(alternation) if line else None,
+            line_rules=tuple(line),
+            inline=tuple(inline),
+            inline_any=re.compile(inline_any) if inline else None,
+            caption=tuple(re.compile(p) for f in files for p in f.caption),
+            byline=tuple(re.compile(p) for f in files for p in f.byline),
+            section_suffix=suffix_re,
+            # unknown language: every list, so density signals still work
+            stopwords=frozenset().union(*(f.stopwords for f in (files if language else self.files))),
+            density=density,
+            repeated=repeated,
+        )
+
+
+def load_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
+    """The shipped rule files (tasks/rules/*.toml) followed by the user's files (`--rules FILE`)."""
+    paths = sorted(RULES_DIR.glob("*.toml")) + [Path(p) for p in extra_files]
+    for p in paths:
+        if not p.is_file():
+            raise ValueError(f"rules file not found: {p}")
+    return RuleSet([parse_rule_file(p) for p in paths])
