@@ -9,6 +9,7 @@ lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from . import density
 from .language import guess_language
 from .line_stats import line_key
 from .normalize import normalize
-from .ruleset import Compiled, RuleSet, load_rules
+from .ruleset import INLINE_TAIL, Compiled, RuleSet, load_rules
 from .structure import collect_groups, split_credits, strip_section_suffix, title_key
 
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
@@ -105,10 +106,13 @@ def clean(
 def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated) -> None:
     block = None
     for i, line in enumerate(lines):
-        m = r.line_re.match(line) if r.line_re else None
+        band = bisect_left(r.band_uppers, len(line))
+        m = r.line_bands[band][1].match(line) if band < len(r.line_bands) else None
         if m:
-            rule = r.line_rules[int(m.lastgroup[1:])]
-            collect_groups(m, art.credits, art.tags)
+            index = int(m.lastgroup[1:])
+            rule = r.line_rules[index]
+            if r.line_groups[index]:
+                collect_groups(m, art.credits, art.tags)
             action[i] = rule.name
             block = rule.name if rule.block else None
         elif block and len(line) <= 160 and not density.is_sentence(line):
@@ -144,13 +148,14 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
 def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> list[str | None]:
     """Duplicate titles, captions, bylines and inline boilerplate; returns the (cut) line texts."""
     texts: list[str | None] = [ln for _, ln in numbered]
+    lo, hi = (int(len(key) * 0.8), len(key) + 60) if key else (0, -1)
     for i, (no, line) in enumerate(numbered):
         if action[i] is not None:
             continue
-        if key is not None and len(line) < 2 * len(key) + 40 and title_key(line, r) == key:
+        if lo <= len(line) <= hi and title_key(line, r) == key:
             action[i] = "duplicate_title"
             continue
-        if r.caption and len(line) < 500 and (":" in line[-90:] or "©" in line[-90:]):
+        if r.caption and len(line) < 500 and (line.find(":", len(line) - 90) >= 0 or line.find("©", len(line) - 90) >= 0):
             m = next((m for c in r.caption if (m := c.match(line))), None)
             if m:
                 art.captions.append(m.group("caption").strip())
@@ -169,17 +174,23 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                     art.credits.extend(split_credits(m.group("credit")))
                 action[i] = "byline"
                 continue
-        if r.inline_any is not None and r.inline_any.search(line):
-            for name, regex in r.inline:
-                m = regex.search(line)
+        if r.inline:
+            cut = False
+            for name, regex, at_end, ends_with, groups in r.inline:
+                if ends_with and line[-1] not in ends_with:
+                    continue
+                m = regex.search(line, max(0, len(line) - INLINE_TAIL) if at_end else 0)
                 if m:
-                    collect_groups(m, art.credits, art.tags)
+                    if groups:
+                        collect_groups(m, art.credits, art.tags)
                     art.removed.append((no, m.group(0).strip(), name))
                     line = (line[: m.start()] + " " + line[m.end():]).strip()
+                    cut = True
                     if not line:
                         action[i] = name
                         break
-            texts[i] = line or None
+            if cut:
+                texts[i] = line or None
     return texts
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-_WORD = re.compile(r"\w+")
 SAMPLE_CHARS = 400
 
 
@@ -29,7 +26,7 @@ def guess_language(lines: list[str], stopwords: dict[str, frozenset[str]]) -> st
             if size >= SAMPLE_CHARS:
                 break
     sample = " ".join(picked) if picked else " ".join(lines)[:SAMPLE_CHARS]
-    words = _WORD.findall(sample[: SAMPLE_CHARS * 2].lower())
+    words = sample[: SAMPLE_CHARS * 2].lower().split()
     if stopwords and words:
         votes = sorted(((sum(map(sw.__contains__, words)), lang) for lang, sw in stopwords.items()), reverse=True)
         best = votes[0]

@@ -19,6 +19,8 @@ DEFAULT_DENSITY = {
     "nav_run_max_words": 5,
     "heading_max_words": 16,
 }
+SHORT_LINE = 200  # line rules apply to lines up to this long unless a rule sets max_chars
+INLINE_TAIL = 120  # inline rules anchored at the end ($) are tried on this many last characters
 DEFAULT_REPEATED = {"min_chars": 2, "max_chars": 160, "max_words": 20}
 
 
@@ -28,6 +30,8 @@ class LineRule:
     pattern: str
     case: bool = False
     block: bool = False  # also remove the short, unpunctuated lines that follow (teaser lists)
+    max_chars: int = SHORT_LINE  # longer lines are not tried (keeps prose lines cheap)
+    ends_with: str = ""  # inline rules: tried only on lines ending in one of these characters
 
 
 @dataclass
@@ -49,10 +53,13 @@ class Compiled:
     """Everything clean() needs for one language, compiled once."""
 
     language: str | None
-    line_re: re.Pattern | None  # one alternation; group "r<i>" names rule i
+    # line rules by length band: (upper bound, alternation of the rules whose max_chars reach it);
+    # group "r<i>" names rule i. A line is tried only against the rules that allow its length.
+    line_bands: tuple[tuple[int, re.Pattern], ...]
+    band_uppers: tuple[int, ...]
+    line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
     line_rules: tuple[LineRule, ...]
-    inline: tuple[tuple[str, re.Pattern], ...]
-    inline_any: re.Pattern | None
+    inline: tuple[tuple[str, re.Pattern, bool, str, bool], ...]  # (name, regex, $-anchored, ends_with, has groups)
     caption: tuple[re.Pattern, ...]
     byline: tuple[re.Pattern, ...]
     section_suffix: re.Pattern | None
@@ -79,7 +86,10 @@ def parse_rule_file(path: str | Path) -> RuleFile:
     for kind in ("line", "inline"):
         for rule in data.get(kind, []):
             try:
-                lr = LineRule(rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")))
+                lr = LineRule(
+                    rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")),
+                    int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")),
+                )
                 re.compile(_flagged(lr.pattern, lr.case))
             except (KeyError, re.error) as exc:
                 raise ValueError(f"rules file {path}: bad [[{kind}]] rule {rule!r}: {exc}") from exc
@@ -116,9 +126,15 @@ class RuleSet:
     def _compile(self, language: str | None) -> Compiled:
         files = [f for f in self.files if f.language is None or f.language == language]
         line = [r for f in files for r in f.line]
-        alternation = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r in enumerate(line))
-        inline = [(r.name, re.compile(_flagged(r.pattern, r.case))) for f in files for r in f.inline]
-        inline_any = "|".join(_flagged(_rename_groups(r.pattern, i), r.case) for i, r in enumerate(r for f in files for r in f.inline))
+        bands = []
+        for upper in sorted({r.max_chars for r in line}):
+            alt = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r in enumerate(line) if r.max_chars >= upper)
+            bands.append((upper, re.compile(alt)))
+        inline = [
+            (r.name, re.compile(_flagged(r.pattern, r.case)), r.pattern.endswith("$"), r.ends_with, "(?P<" in r.pattern)
+            for f in files
+            for r in f.inline
+        ]
         suffixes = [s for f in files for s in f.section_suffixes]
         density, repeated = dict(DEFAULT_DENSITY), dict(DEFAULT_REPEATED)
         for f in files:
@@ -130,10 +146,11 @@ class RuleSet:
             suffix_re = re.compile(rf"\s+[—–|·:-]\s+(?P<section>(?i:{names}))$")
         return Compiled(
             language=language,
-            line_re=re.compile(alternation) if line else None,
+            line_bands=tuple(bands),
+            band_uppers=tuple(u for u, _ in bands),
+            line_groups=tuple("(?P<" in r.pattern for r in line),
             line_rules=tuple(line),
             inline=tuple(inline),
-            inline_any=re.compile(inline_any) if inline else None,
             caption=tuple(re.compile(p) for f in files for p in f.caption),
             byline=tuple(re.compile(p) for f in files for p in f.byline),
             section_suffix=suffix_re,
