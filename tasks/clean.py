@@ -132,7 +132,7 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
         return None
     first = candidates[0]
     no, line = numbered[first]
-    if not density.is_headline(line, 25):
+    if not density.is_headline(line, 25, r.stopwords):
         return None
     key = title_key(line, r)
     following = next((numbered[i][1] for i in candidates[1:] if title_key(numbered[i][1], r) != key), None)
@@ -155,7 +155,8 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
         if lo <= len(line) <= hi and title_key(line, r) == key:
             action[i] = "duplicate_title"
             continue
-        if r.caption and len(line) < 500 and (line.find(":", len(line) - 90) >= 0 or line.find("©", len(line) - 90) >= 0):
+        tail = max(0, len(line) - 90)
+        if r.caption and len(line) < 500 and (line.find(":", tail) >= 0 or line.find("©", tail) >= 0):
             m = next((m for c in r.caption if (m := c.match(line))), None)
             if m:
                 art.captions.append(m.group("caption").strip())
@@ -214,7 +215,7 @@ def _late_title(numbered, texts, action, r: Compiled, art: Article) -> None:
     if len(kept) < 2 or kept[0] == 0 or all(a in MOVED for a in action[: kept[0]]):
         return
     i = kept[0]
-    if density.is_headline(texts[i], 25) and not density.is_headline(texts[kept[1]], 25):
+    if texts[i].count(" ") >= 2 and density.is_headline(texts[i], 25, r.stopwords):
         no, line = numbered[i]
         art.title, suffix = strip_section_suffix(texts[i], r)
         action[i] = "title"

@@ -20,11 +20,14 @@ def is_sentence(line: str) -> bool:
     return line[-1] in _SENTENCE_END and line.count(" ") >= 2
 
 
-def is_headline(line: str, max_words: int = 16) -> bool:
-    """Looks like a headline: short, capitalised, no closing sentence punctuation."""
+def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = frozenset()) -> bool:
+    """Looks like a headline: short, capitalised, no closing sentence punctuation; a long
+    line without a single stop word is a menu ("Politik Wirtschaft Sport Kultur …")."""
     if len(line) > 200 or line[-1] in ".,;:" or not (line[0].isupper() or line[0].isdigit() or line[0] in "„\"“»«'‘"):
         return False
     n = line.count(" ") + 1
+    if n >= 6 and stopwords and not any(w in stopwords for w in line.lower().split()):
+        return False
     return 3 <= n <= max_words or (n == 2 and len(line) >= 12)
 
 
@@ -60,7 +63,14 @@ def decide(lines: list[str], classes: list[int], p: dict) -> list[str | None]:
     i = 0
     while i < n:
         j = i
-        while j < n and classes[j] == SHORT and lines[j].count(" ") < run_max_words and not _BULLET.match(lines[j]) and not is_sentence(lines[j]):
+        while (
+            j < n
+            and classes[j] == SHORT
+            and lines[j].count(" ") < run_max_words
+            and not _BULLET.match(lines[j])
+            and not is_sentence(lines[j])
+            and not _heading_before_text(lines, classes, j, p)  # the headline under a menu
+        ):
             j += 1
         if j - i >= p["nav_run"]:
             for k in range(i, j):
@@ -92,16 +102,23 @@ def decide(lines: list[str], classes: list[int], p: dict) -> list[str | None]:
     return out
 
 
-def _heading_before_text(lines: list[str], classes: list[int], i: int, p: dict) -> bool:
-    """A short headline-like line followed (at most one short line between) by prose."""
-    if not is_headline(lines[i], p["heading_max_words"]):
+def _heading_before_text(lines: list[str | None], classes: list[int], i: int, p: dict) -> bool:
+    """jusText's heading rule for text: a short headline-like line (3+ words) followed by prose,
+    with at most one short headline (a dek) and a few removed lines (dates, bylines) between."""
+    line = lines[i]
+    if line.count(" ") < 2 or not is_headline(line, p["heading_max_words"]):
         return False
-    shorts = 0
+    shorts = removed = 0
     for j in range(i + 1, len(classes)):
         c = classes[j]
         if c == NEUTRAL:
             continue
-        if c == SHORT and shorts == 0 and is_headline(lines[j], p["heading_max_words"]):
+        if lines[j] is None:  # removed by a rule
+            removed += 1
+            if removed > 3:
+                return False
+            continue
+        if c == SHORT and shorts == 0 and lines[j].count(" ") >= 2 and is_headline(lines[j], p["heading_max_words"]):
             shorts += 1
             continue
         return c in (GOOD, NEARGOOD)
