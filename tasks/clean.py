@@ -75,7 +75,7 @@ def clean(
     """
     numbered = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
     lines = [ln for _, ln in numbered]
-    lang = language or guess_language(lines, rules.stopwords())
+    lang = language or guess_language(lines, rules.stopwords)
     r = rules.for_language(lang)
     art = Article(language=lang)
     n = len(lines)
@@ -83,8 +83,8 @@ def clean(
 
     _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated))
     key = _title(numbered, action, r, art, title_hint)
-    texts = _moves_and_cuts(numbered, action, r, art, key)
-    _density(texts, action, r)
+    texts, classes = _moves_and_cuts(numbered, action, r, art, key)
+    _density(texts, action, classes, r)
     if art.title is None and title_hint is None:
         _late_title(numbered, texts, action, r, art)
     _subtitle(texts, action, art)
@@ -93,7 +93,7 @@ def clean(
         a = action[i]
         if a is None:
             art.paragraphs.append(texts[i])
-        elif a not in MOVED and texts[i] is not None:
+        elif a not in MOVED and texts[i] is not None:  # (a line emptied by inline cuts is logged already)
             art.removed.append((no, texts[i], a))
     art.removed.sort(key=lambda item: item[0])
     art.credits = list(dict.fromkeys(art.credits))
@@ -145,25 +145,35 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
     return key
 
 
-def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> list[str | None]:
-    """Duplicate titles, captions, bylines and inline boilerplate; returns the (cut) line texts."""
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> tuple[list, list[int]]:
+    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and
+    the density class of every line (removed lines count as boilerplate context)."""
     texts: list[str | None] = [ln for _, ln in numbered]
+    classes = [density.BAD] * len(texts)
     lo, hi = (int(len(key) * 0.8), len(key) + 60) if key else (0, -1)
+    stopwords, params = r.stopwords, r.density
     for i, (no, line) in enumerate(numbered):
-        if action[i] is not None:
+        a = action[i]
+        if a is not None:
+            if a in MOVED:
+                classes[i] = density.NEUTRAL
             continue
-        if lo <= len(line) <= hi and title_key(line, r) == key:
+        size = len(line)
+        if lo <= size <= hi and title_key(line, r) == key:
             action[i] = "duplicate_title"
+            classes[i] = density.NEUTRAL
             continue
-        tail = max(0, len(line) - 90)
-        if r.caption and len(line) < 500 and (line.find(":", tail) >= 0 or line.find("©", tail) >= 0):
-            m = next((m for c in r.caption if (m := c.match(line))), None)
-            if m:
-                art.captions.append(m.group("caption").strip())
-                art.credits.extend(split_credits(m.group("credit")))
-                action[i] = "caption"
-                continue
-        if r.byline and len(line) <= 140:
+        if size < 500 and r.caption:
+            tail = size - 90 if size > 90 else 0
+            if line.find(":", tail) >= 0 or line.find("©", tail) >= 0:
+                m = next((m for c in r.caption if (m := c.match(line))), None)
+                if m:
+                    art.captions.append(m.group("caption").strip())
+                    art.credits.extend(split_credits(m.group("credit")))
+                    action[i] = "caption"
+                    classes[i] = density.NEUTRAL
+                    continue
+        if size <= 140 and r.byline:
             m = next((m for b in r.byline if (m := b.match(line))), None)
             if m:
                 author = m.group("author").strip()
@@ -174,36 +184,36 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                 if m.groupdict().get("credit"):
                     art.credits.extend(split_credits(m.group("credit")))
                 action[i] = "byline"
+                classes[i] = density.NEUTRAL
                 continue
-        if r.inline:
-            cut = False
-            for name, regex, at_end, ends_with, groups in r.inline:
-                if ends_with and line[-1] not in ends_with:
-                    continue
-                m = regex.search(line, max(0, len(line) - INLINE_TAIL) if at_end else 0)
-                if m:
-                    if groups:
-                        collect_groups(m, art.credits, art.tags)
-                    art.removed.append((no, m.group(0).strip(), name))
-                    line = (line[: m.start()] + " " + line[m.end():]).strip()
-                    cut = True
-                    if not line:
-                        action[i] = name
-                        break
-            if cut:
-                texts[i] = line or None
-    return texts
+        if r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts:
+            line = _cut_inline(no, line, r, art)
+            if not line:
+                action[i] = art.removed[-1][2]
+                texts[i] = None
+                continue
+            texts[i] = line
+        classes[i] = density.classify(line, stopwords, params)
+    return texts, classes
 
 
-def _density(texts: list[str | None], action: list, r: Compiled) -> None:
-    classes, candidates = [], []
-    for i, a in enumerate(action):
-        if a is None:
-            classes.append(density.classify(texts[i], r.stopwords, r.density))
-            candidates.append(texts[i])
-        else:
-            classes.append(density.NEUTRAL if a in MOVED or a == "duplicate_title" else density.BAD)
-            candidates.append(None)
+def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
+    for name, regex, at_end, ends_with, starts_with, groups in r.inline:
+        if (ends_with and line[-1] not in ends_with) or (starts_with and line[0] not in starts_with):
+            continue
+        m = regex.search(line, max(0, len(line) - INLINE_TAIL) if at_end else 0)
+        if m:
+            if groups:
+                collect_groups(m, art.credits, art.tags)
+            art.removed.append((no, m.group(0).strip(), name))
+            line = (line[: m.start()] + " " + line[m.end():]).strip()
+            if not line:
+                break
+    return line
+
+
+def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled) -> None:
+    candidates = [t if a is None else None for t, a in zip(texts, action)]
     for i, rule in enumerate(density.decide(candidates, classes, r.density)):
         if rule:
             action[i] = rule

@@ -32,7 +32,7 @@ def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = froz
 
 
 def classify(line: str, stopwords: frozenset[str], p: dict) -> int:
-    words = line[:160].lower().split()  # a sample is enough for long lines
+    words = line[:120].lower().split()  # a sample is enough for long lines
     density = sum(map(stopwords.__contains__, words)) / len(words)
     sentence = is_sentence(line)
     if len(line) < p["short_chars"]:

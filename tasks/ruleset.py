@@ -32,6 +32,7 @@ class LineRule:
     block: bool = False  # also remove the short, unpunctuated lines that follow (teaser lists)
     max_chars: int = SHORT_LINE  # longer lines are not tried (keeps prose lines cheap)
     ends_with: str = ""  # inline rules: tried only on lines ending in one of these characters
+    starts_with: str = ""  # inline rules: tried only on lines starting with one of these characters
 
 
 @dataclass
@@ -59,7 +60,10 @@ class Compiled:
     band_uppers: tuple[int, ...]
     line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
     line_rules: tuple[LineRule, ...]
-    inline: tuple[tuple[str, re.Pattern, bool, str, bool], ...]  # (name, regex, $-anchored, ends_with, has groups)
+    inline: tuple[tuple[str, re.Pattern, bool, str, str, bool], ...]  # (name, regex, $-anchored, ends_with, starts_with, has groups)
+    inline_ends: frozenset[str]  # a line is tried against the inline rules if it ends with one of these,
+    inline_starts: frozenset[str]  # or starts with one of these,
+    inline_ungated: bool  # or if some inline rule has no gate
     caption: tuple[re.Pattern, ...]
     byline: tuple[re.Pattern, ...]
     section_suffix: re.Pattern | None
@@ -88,7 +92,7 @@ def parse_rule_file(path: str | Path) -> RuleFile:
             try:
                 lr = LineRule(
                     rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")),
-                    int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")),
+                    int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")), str(rule.get("starts_with", "")),
                 )
                 re.compile(_flagged(lr.pattern, lr.case))
             except (KeyError, re.error) as exc:
@@ -114,14 +118,12 @@ class RuleSet:
         self.files = files
         self.languages = sorted({f.language for f in files if f.language})
         self._cache: dict[str | None, Compiled] = {}
+        self.stopwords = {lang: self.for_language(lang).stopwords for lang in self.languages}
 
     def for_language(self, language: str | None) -> Compiled:
         if language not in self._cache:
             self._cache[language] = self._compile(language)
         return self._cache[language]
-
-    def stopwords(self) -> dict[str, frozenset[str]]:
-        return {lang: self.for_language(lang).stopwords for lang in self.languages}
 
     def _compile(self, language: str | None) -> Compiled:
         files = [f for f in self.files if f.language is None or f.language == language]
@@ -131,7 +133,7 @@ class RuleSet:
             alt = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r in enumerate(line) if r.max_chars >= upper)
             bands.append((upper, re.compile(alt)))
         inline = [
-            (r.name, re.compile(_flagged(r.pattern, r.case)), r.pattern.endswith("$"), r.ends_with, "(?P<" in r.pattern)
+            (r.name, re.compile(_flagged(r.pattern, r.case)), r.pattern.endswith("$"), r.ends_with, r.starts_with, "(?P<" in r.pattern)
             for f in files
             for r in f.inline
         ]
@@ -151,6 +153,9 @@ class RuleSet:
             line_groups=tuple("(?P<" in r.pattern for r in line),
             line_rules=tuple(line),
             inline=tuple(inline),
+            inline_ends=frozenset("".join(rule[3] for rule in inline)),
+            inline_starts=frozenset("".join(rule[4] for rule in inline)),
+            inline_ungated=any(not rule[3] and not rule[4] for rule in inline),
             caption=tuple(re.compile(p) for f in files for p in f.caption),
             byline=tuple(re.compile(p) for f in files for p in f.byline),
             section_suffix=suffix_re,

@@ -13,8 +13,9 @@ _CREDIT_SPLIT = re.compile(r"\s*(?:,|;|/|&|\bund\b|\band\b)\s*")
 
 def strip_section_suffix(line: str, rules: Compiled) -> tuple[str, str | None]:
     """"Headline — World" → ("Headline", "— World"); "Headline | Site" likewise."""
-    m = rules.section_suffix.search(line) if rules.section_suffix else None
-    m = m or _PIPE_SUFFIX.search(line)
+    tail = max(0, len(line) - 60)  # suffixes are short: search the end only
+    m = rules.section_suffix.search(line, tail) if rules.section_suffix else None
+    m = m or _PIPE_SUFFIX.search(line, tail)
     if m and m.start() > 10:
         return line[: m.start()], line[m.start():].strip()
     return line, None
