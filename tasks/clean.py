@@ -107,7 +107,8 @@ def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_re
     block = None
     for i, line in enumerate(lines):
         band = bisect_left(r.band_uppers, len(line))
-        m = r.line_bands[band][1].match(line) if band < len(r.line_bands) else None
+        regex = r.line_bands[band][1].regex(line[0]) if band < len(r.line_bands) else None
+        m = regex.match(line) if regex is not None else None
         if m:
             index = int(m.lastgroup[1:])
             rule = r.line_rules[index]

@@ -56,7 +56,7 @@ class Compiled:
     language: str | None
     # line rules by length band: (upper bound, alternation of the rules whose max_chars reach it);
     # group "r<i>" names rule i. A line is tried only against the rules that allow its length.
-    line_bands: tuple[tuple[int, re.Pattern], ...]
+    line_bands: tuple[tuple[int, "LineBand"], ...]
     band_uppers: tuple[int, ...]
     line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
     line_rules: tuple[LineRule, ...]
@@ -70,6 +70,59 @@ class Compiled:
     stopwords: frozenset[str]
     density: dict
     repeated: dict
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """Lower-case characters a match of `pattern` can start with, or None if any (or unsure).
+    Used to try each line only against the rules that can match its first character."""
+    from re import _constants as C, _parser as P
+
+    def first(items) -> tuple[set[str] | None, bool]:  # (chars, can the sequence be empty?)
+        chars: set[str] = set()
+        for op, av in items:
+            if op in (C.AT, C.ASSERT, C.ASSERT_NOT):  # zero-width (lookarounds: a superset is safe)
+                continue
+            if op is C.LITERAL:
+                return chars | {chr(av).lower()}, False
+            if op is C.IN:
+                for o, a in av:
+                    if o is C.LITERAL:
+                        chars.add(chr(a).lower())
+                    elif o is C.RANGE and a[1] - a[0] < 64:
+                        chars.update(chr(c).lower() for c in range(a[0], a[1] + 1))
+                    else:
+                        return None, False
+                return chars, False
+            if op is C.BRANCH:
+                empty = False
+                for alt in av[1]:
+                    sub, sub_empty = first(alt)
+                    if sub is None:
+                        return None, False
+                    chars |= sub
+                    empty = empty or sub_empty
+                if not empty:
+                    return chars, False
+                continue
+            if op in (C.SUBPATTERN, C.ATOMIC_GROUP, C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+                body = av[-1] if op is not C.ATOMIC_GROUP else av
+                sub, sub_empty = first(body)
+                if sub is None:
+                    return None, False
+                chars |= sub
+                if not (sub_empty or (op not in (C.SUBPATTERN, C.ATOMIC_GROUP) and av[0] == 0)):
+                    return chars, False
+                continue
+            return None, False  # ANY, CATEGORY, NOT_LITERAL, GROUPREF, …: anything
+        return chars, True
+
+    try:
+        chars, empty = first(P.parse(pattern))
+    except Exception:  # an exotic construct: no gate
+        return None
+    if chars is None or empty:
+        return None
+    return frozenset(chars | {c.upper() for c in chars} | {c.casefold() for c in chars})
 
 
 def _rename_groups(pattern: str, i: int) -> str:
@@ -128,10 +181,11 @@ class RuleSet:
     def _compile(self, language: str | None) -> Compiled:
         files = [f for f in self.files if f.language is None or f.language == language]
         line = [r for f in files for r in f.line]
+        gates = [first_chars(r.pattern) for r in line]
         bands = []
         for upper in sorted({r.max_chars for r in line}):
-            alt = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r in enumerate(line) if r.max_chars >= upper)
-            bands.append((upper, re.compile(alt)))
+            members = [(i, r, gates[i]) for i, r in enumerate(line) if r.max_chars >= upper]
+            bands.append((upper, LineBand(members)))
         inline = [
             (r.name, re.compile(_flagged(r.pattern, r.case)), r.pattern.endswith("$"), r.ends_with, r.starts_with, "(?P<" in r.pattern)
             for f in files
@@ -164,6 +218,23 @@ class RuleSet:
             density=density,
             repeated=repeated,
         )
+
+
+class LineBand:
+    """The line rules for one length band, as one alternation per first character (built lazily)."""
+
+    def __init__(self, members: list[tuple[int, LineRule, frozenset[str] | None]]):
+        self.members = members
+        self._by_char: dict[str, re.Pattern | None] = {}
+
+    def regex(self, first: str) -> re.Pattern | None:
+        rx = self._by_char.get(first, False)
+        if rx is False:
+            alt = "|".join(
+                f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r, gate in self.members if gate is None or first in gate
+            )
+            rx = self._by_char[first] = re.compile(alt) if alt else None
+        return rx
 
 
 def load_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:

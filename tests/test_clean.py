@@ -187,3 +187,22 @@ def test_cli_explain_prints_every_line_with_its_rule(tmp_path):
         capture_output=True, text=True, cwd=REPO, check=True,
     ).stdout
     assert "DROP kremlin_quote" in out
+
+
+def test_first_character_gates_never_hide_a_match():
+    """Lines are tried only against rules whose pattern can start with the line's first character;
+    check that gate against every rule and every line of the seeds and the corpus."""
+    import re
+
+    from tasks.ruleset import first_chars
+
+    assert first_chars("^(lesen sie auch|mehr zum thema)") == frozenset("lmLM")
+    assert first_chars(r"^\d+ kommentare") is None and first_chars("^(a)?b") == frozenset("abAB")
+    lines = {ln for doc in load_corpus() for ln in normalize(doc.text).split("\n") if ln}
+    lines |= {ln for text in SEED.values() for ln in normalize(text).split("\n") if ln}
+    for lang in ("de", "en"):
+        for rule in RULES.for_language(lang).line_rules:
+            gate, regex = first_chars(rule.pattern), re.compile(rule.pattern if rule.case else f"(?i:{rule.pattern})")
+            for line in lines:
+                if regex.match(line):
+                    assert gate is None or line[0] in gate, (rule.name, line)
