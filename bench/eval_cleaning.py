@@ -2,7 +2,7 @@
 jusText on the same texts wrapped as HTML paragraphs, trafilatura followed by our text pass
 (the pipeline's HTML path), and no cleaning. Prints one table.
 
-    PYTHONPATH=$PWD python bench/eval_cleaning.py [--misses]
+    PYTHONPATH=$PWD python bench/eval_cleaning.py [--misses] [--holdout]
 
 Scoring (tests/corpus_score.py, as trafilatura's evaluation): output = title + subtitle + body;
 found `must` snippet = TP, missing = FN; found `must_not` snippet = FP, missing = TN.
@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasks.clean import clean, load_rules  # noqa: E402
-from tests.corpus_score import Score, load_corpus, main_text  # noqa: E402
+from tests.corpus_score import CORPUS, HOLDOUT, Score, load_corpus, main_text  # noqa: E402
 
 RULES = load_rules()
 
@@ -74,9 +74,10 @@ SYSTEMS = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list each system's lost and kept snippets")
+    parser.add_argument("--holdout", action="store_true", help="score tests/corpus/holdout/ (never used for tuning) instead")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # trafilatura logs about short documents
-    docs = load_corpus()
+    docs = load_corpus(HOLDOUT if args.holdout else CORPUS)
     n_must = sum(len(d.must) for d in docs)
     n_not = sum(len(d.must_not) for d in docs)
     print(f"corpus: {len(docs)} documents ({sum(d.lang == 'de' for d in docs)} de, {sum(d.lang == 'en' for d in docs)} en), "

@@ -23,6 +23,7 @@ from .structure import collect_groups, split_credits, strip_section_suffix, titl
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
 
 MOVED = ("title", "subtitle", "caption", "byline")
+_PROSE_END = frozenset(".!?…\"“”»«'’")
 KEEP = "keep"
 
 
@@ -116,12 +117,17 @@ def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_re
                 collect_groups(m, art.credits, art.tags)
             action[i] = rule.name
             block = rule.name if rule.block else None
-        elif block and len(line) <= 160 and not density.is_sentence(line):
-            action[i] = block  # a teaser list under "Mehr zum Thema"
+        elif block and len(line) <= 160 and not density.is_sentence(line) and not _prose_follows(lines, i, r):
+            action[i] = block  # a teaser list under "Mehr zum Thema" (but not a headline over prose)
         else:
             block = None
             if is_repeated and is_repeated(line):
                 action[i] = "repeated_line"
+
+
+def _prose_follows(lines: list[str], i: int, r: Compiled) -> bool:
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    return len(nxt) >= r.density["short_chars"] and density.is_sentence(nxt)
 
 
 def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) -> str | None:
@@ -136,9 +142,12 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
     if not density.is_headline(line, 25, r.stopwords):
         return None
     key = title_key(line, r)
-    following = next((numbered[i][1] for i in candidates[1:] if title_key(numbered[i][1], r) != key), None)
-    if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following) or density.is_headline(following)):
-        return None  # a menu item, not a headline
+    following = next(
+        (ln for ln in (numbered[i][1] for i in candidates[1:]) if title_key(ln, r) != key and not any(b.match(ln) for b in r.byline)),
+        None,
+    )
+    if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following)):
+        return None  # a menu item or site name; a headline over a short dek is found after density
     art.title, suffix = strip_section_suffix(line, r)
     action[first] = "title"
     if suffix:
@@ -164,16 +173,15 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
             action[i] = "duplicate_title"
             classes[i] = density.NEUTRAL
             continue
-        if size < 500 and r.caption:
-            tail = size - 90 if size > 90 else 0
-            if line.find(":", tail) >= 0 or line.find("©", tail) >= 0:
-                m = next((m for c in r.caption if (m := c.match(line))), None)
-                if m:
-                    art.captions.append(m.group("caption").strip())
-                    art.credits.extend(split_credits(m.group("credit")))
-                    action[i] = "caption"
-                    classes[i] = density.NEUTRAL
-                    continue
+        if size < 500 and r.caption and line[-1] not in _PROSE_END:  # captions end with their credit
+            tail = line[-90:].lower()
+            m = next((m for c, needles in r.caption if any(n in tail for n in needles) and (m := c.match(line))), None)
+            if m:
+                art.captions.append(m.group("caption").strip())
+                art.credits.extend(split_credits(m.group("credit")))
+                action[i] = "caption"
+                classes[i] = density.NEUTRAL
+                continue
         if size <= 140 and r.byline:
             m = next((m for b in r.byline if (m := b.match(line))), None)
             if m:

@@ -41,7 +41,7 @@ class RuleFile:
     language: str | None = None
     line: list[LineRule] = field(default_factory=list)
     inline: list[LineRule] = field(default_factory=list)
-    caption: list[str] = field(default_factory=list)
+    caption: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (pattern, tail_contains)
     byline: list[str] = field(default_factory=list)
     section_suffixes: list[str] = field(default_factory=list)
     stopwords: set[str] = field(default_factory=set)
@@ -64,7 +64,7 @@ class Compiled:
     inline_ends: frozenset[str]  # a line is tried against the inline rules if it ends with one of these,
     inline_starts: frozenset[str]  # or starts with one of these,
     inline_ungated: bool  # or if some inline rule has no gate
-    caption: tuple[re.Pattern, ...]
+    caption: tuple[tuple[re.Pattern, tuple[str, ...]], ...]  # tried if the line's last 90 characters contain one of these
     byline: tuple[re.Pattern, ...]
     section_suffix: re.Pattern | None
     stopwords: frozenset[str]
@@ -154,7 +154,14 @@ def parse_rule_file(path: str | Path) -> RuleFile:
     for kind in ("caption", "byline"):
         entries = data.get(kind, [])
         for entry in [entries] if isinstance(entries, dict) else entries:
-            getattr(rf, kind).append(entry["pattern"])
+            try:
+                re.compile(entry["pattern"])
+            except (KeyError, re.error) as exc:
+                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {entry!r}: {exc}") from exc
+            if kind == "caption":
+                rf.caption.append((entry["pattern"], tuple(s.lower() for s in entry.get("tail_contains", [":", "©"]))))
+            else:
+                rf.byline.append(entry["pattern"])
     rf.section_suffixes = list(data.get("title", {}).get("section_suffixes", []))
     if "stopwords" in data:
         sw_path = (path.parent / data["stopwords"]["file"]).resolve()
@@ -210,7 +217,8 @@ class RuleSet:
             inline_ends=frozenset("".join(rule[3] for rule in inline)),
             inline_starts=frozenset("".join(rule[4] for rule in inline)),
             inline_ungated=any(not rule[3] and not rule[4] for rule in inline),
-            caption=tuple(re.compile(p) for f in files for p in f.caption),
+            caption=tuple((re.compile(p), needles) for f in files for p, needles in f.caption),
+
             byline=tuple(re.compile(p) for f in files for p in f.byline),
             section_suffix=suffix_re,
             # unknown language: every list, so density signals still work

@@ -22,6 +22,7 @@ from pathlib import Path
 from tasks.normalize import normalize
 
 CORPUS = Path(__file__).parent / "corpus"
+HOLDOUT = CORPUS / "holdout"  # written after the rules were frozen: never tune rules on it
 
 
 @dataclass
@@ -82,11 +83,12 @@ class Score:
         return (self.tp + self.tn) / total if total else 0.0
 
 
-def load_corpus() -> list[Doc]:
+def load_corpus(directory: Path = CORPUS) -> list[Doc]:
     docs = []
-    for txt in sorted(CORPUS.glob("*.txt")):
+    for txt in sorted(directory.glob("*.txt")):
         spec = tomllib.loads(txt.with_suffix(".toml").read_text(encoding="utf-8"))
-        docs.append(Doc(txt.stem, txt.read_bytes().decode("utf-8"), txt.stem.split("_")[0], spec))
+        lang = spec.get("lang") or ("en" if "_en_" in f"_{txt.stem}_" or txt.stem.startswith("en_") else "de")
+        docs.append(Doc(txt.stem, txt.read_bytes().decode("utf-8"), lang, spec))
     return docs
 
 

@@ -12,7 +12,7 @@ from tasks.clean import MOVED, clean, load_rules
 from tasks.line_stats import count_line_keys, line_key
 from tasks.normalize import fold, normalize
 from tests.conftest import REPO, SEEDS
-from tests.corpus_score import load_corpus
+from tests.corpus_score import HOLDOUT, load_corpus
 
 RULES = load_rules()
 SEED = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
@@ -68,7 +68,7 @@ def test_seed_captions_byline_and_credits():
     assert all(a.language == "de" for a in arts.values())
 
 
-@pytest.mark.parametrize("doc", load_corpus() + [None], ids=lambda d: d.name if d else "seeds")
+@pytest.mark.parametrize("doc", load_corpus() + load_corpus(HOLDOUT) + [None], ids=lambda d: d.name if d else "seeds")
 def test_nothing_is_dropped_silently(doc):
     """Every input line is kept, moved to a field, or logged in `removed` with its rule; text cut
     out of a kept line is logged too, so kept + logged characters add up to the input line."""
