@@ -44,12 +44,17 @@ def classify(line: str, stopwords: frozenset[str], p: dict) -> int:
     return NEARGOOD
 
 
-def _neighbour(classes: list[int], i: int, step: int, skip: tuple[int, ...]) -> int:
+def _neighbour(classes: list[int], lines: list, i: int, step: int, skip: tuple[int, ...], hop: int) -> int:
+    """Class of the nearest line in one direction that is not NEUTRAL or in `skip`; up to `hop`
+    lines removed by a rule are stepped over (an ad box inside an article is not a page edge)."""
     j = i + step
     while 0 <= j < len(classes):
         c = classes[j]
         if c != NEUTRAL and c not in skip:
-            return c
+            if c == BAD and lines[j] is None and hop > 0:
+                hop -= 1
+            else:
+                return c
         j += step
     return BAD  # the page edge counts as boilerplate, as in jusText
 
@@ -78,10 +83,11 @@ def decide(lines: list[str], classes: list[int], p: dict) -> list[str | None]:
                 classes[k] = BAD
         i = max(j, i + 1)
     final = list(classes)
+    hop = p["removed_hop"]
     for i, c in enumerate(classes):
         if c == SHORT and out[i] is None:
-            prev = _neighbour(classes, i, -1, (SHORT, NEARGOOD))
-            nxt = _neighbour(classes, i, 1, (SHORT, NEARGOOD))
+            prev = _neighbour(classes, lines, i, -1, (SHORT, NEARGOOD), hop)
+            nxt = _neighbour(classes, lines, i, 1, (SHORT, NEARGOOD), hop)
             if prev == GOOD and nxt == GOOD:
                 final[i] = GOOD
             elif _heading_before_text(lines, classes, i, p):
@@ -93,8 +99,8 @@ def decide(lines: list[str], classes: list[int], p: dict) -> list[str | None]:
                 out[i] = "short_line_context"
     for i, c in enumerate(classes):
         if c == NEARGOOD:
-            prev = _neighbour(final, i, -1, (SHORT, NEARGOOD))
-            nxt = _neighbour(final, i, 1, (SHORT, NEARGOOD))
+            prev = _neighbour(final, lines, i, -1, (SHORT, NEARGOOD), hop)
+            nxt = _neighbour(final, lines, i, 1, (SHORT, NEARGOOD), hop)
             if prev == BAD and nxt == BAD:
                 out[i] = "low_density_context"
         elif c == BAD and out[i] is None and lines[i] is not None:

@@ -18,6 +18,7 @@ DEFAULT_DENSITY = {
     "nav_run": 4,  # this many short, unpunctuated lines in a row are a menu or link list
     "nav_run_max_words": 5,
     "heading_max_words": 16,
+    "removed_hop": 1,  # rule-removed lines a neighbour search steps over (an ad inside the text)
 }
 SHORT_LINE = 200  # line rules apply to lines up to this long unless a rule sets max_chars
 INLINE_TAIL = 120  # inline rules anchored at the end ($) are tried on this many last characters
