@@ -44,7 +44,7 @@ def normalize(text: str) -> str:
             text = _SPACES.sub(" ", _INVISIBLE.sub("", _LINE_BREAKS.sub("\n", text)))
     if "  " in text:
         text = _DOUBLE_SPACES.sub(" ", text)
-    return "\n".join([line.strip(" ") for line in _SPACE_BEFORE_PUNCT.sub("", text).split("\n")]).strip("\n")
+    return "\n".join([line.strip(" ") for line in _SPACE_BEFORE_PUNCT.sub("", text).split("\n")]).rstrip("\n")
 
 
 _TRANSLIT = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e"), ("á", "a"), ("à", "a"), ("ó", "o"), ("ñ", "n"), ("ç", "c"))

@@ -94,10 +94,12 @@ def test_normalization():
     assert normalize("a\u00a0\u00a0b\u2009c") == "a b c"
     assert normalize("Ein\u00adzahlung zero\u200bwidth\ufeff") == "Einzahlung zerowidth"
     assert normalize("Moskau , sagte er . Reuters )") == "Moskau, sagte er. Reuters)"
-    assert normalize("  eins  \r\nzwei\rdrei\u2028vier  ") == "eins\nzwei\ndrei\nvier"
+    assert normalize("  eins  \r\nzwei\rdrei\u2028vier  \n\n") == "eins\nzwei\ndrei\nvier"
     assert normalize("Die Stadtwerke erhÃ¶hen die Preise fÃ¼r WÃ¤rme") == "Die Stadtwerke erhöhen die Preise für Wärme"
     assert normalize("Tom &amp; Jerry") == "Tom & Jerry"
     assert normalize("Wert .5 bleibt") == "Wert .5 bleibt"
+    # line numbers in `removed` are the file's: leading blank lines are not dropped
+    assert clean("\n\nDer Rat hat am Montag den Haushalt beschlossen, sagte der Bürgermeister.\n[Anzeige]\n", RULES).removed == [(4, "[Anzeige]", "ad_placeholder")]
 
 
 def test_title_repeat_in_transliteration_and_with_section_suffix():
