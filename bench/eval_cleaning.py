@@ -34,6 +34,14 @@ def ours(doc) -> str:
     return main_text(clean(doc.text, RULES))
 
 
+def ours_precision(doc) -> str:
+    return main_text(clean(doc.text, RULES, favor="precision"))
+
+
+def ours_recall(doc) -> str:
+    return main_text(clean(doc.text, RULES, favor="recall"))
+
+
 def no_cleaning(doc) -> str:
     return doc.text
 
@@ -64,6 +72,8 @@ def justext_text(doc) -> str:
 
 SYSTEMS = {
     "news-etl clean": ours,
+    "  favor=precision": ours_precision,
+    "  favor=recall (rules)": ours_recall,
     "trafilatura 2.3.1": trafilatura_text,
     "trafilatura + news-etl": trafilatura_then_ours,
     "jusText": justext_text,

@@ -69,7 +69,7 @@ def cmd_explain(args) -> int:
     if path.suffix.lower() in {".html", ".htm"} or text.lstrip()[:1] == "<":
         meta = extract_html(text, None, args.favor)
         text, title_hint = meta["text"], meta["title"]
-    _article, report = explain(text, load_rules(args.rules or []), title_hint=title_hint, width=args.width)
+    _article, report = explain(text, load_rules(args.rules or []), title_hint=title_hint, width=args.width, favor=args.favor)
     print(f"{path}: {report}")
     return 0
 
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show how one document is cleaned: each line kept, moved or removed, and by which rule")
     explain.add_argument("file", metavar="FILE")
     explain.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
-    explain.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
+    explain.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="precision/recall preference (HTML extraction and text pass)")
     explain.add_argument("--width", type=int, default=110, help="clip lines to this many characters")
     explain.set_defaults(func=cmd_explain)
 

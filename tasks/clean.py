@@ -23,6 +23,7 @@ from .structure import collect_groups, split_credits, strip_section_suffix, titl
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
 
 MOVED = ("title", "subtitle", "caption", "byline")
+PRECISION = {"removed_hop": 0, "stopwords_low": 0.16, "stopwords_high": 0.26}  # favor="precision"
 _PROSE_END = frozenset(".!?…\"“”»«'’")
 KEEP = "keep"
 
@@ -67,12 +68,15 @@ def clean(
     *,
     language: str | None = None,
     repeated: Repeated = None,
+    favor: str = "balanced",
     trace: bool = False,
 ) -> Article:
     """Split one document into article fields and logged boilerplate.
 
     ``repeated``: lines the caller knows to be frequent in this document's source, as a
     predicate on the normalized line or a collection of ``line_stats.line_key`` values.
+    ``favor``: "recall" applies the rule files only (no density decisions), "precision" lets no
+    removed line bridge article context and raises the stop-word thresholds.
     """
     numbered = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
     lines = [ln for _, ln in numbered]
@@ -85,7 +89,8 @@ def clean(
     _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated))
     key = _title(numbered, action, r, art, title_hint)
     texts, classes = _moves_and_cuts(numbered, action, r, art, key)
-    _density(texts, action, classes, r)
+    if favor != "recall":
+        _density(texts, action, classes, r, PRECISION if favor == "precision" else None)
     if art.title is None and title_hint is None:
         _late_title(numbered, texts, action, r, art)
     _subtitle(texts, action, art)
@@ -221,9 +226,12 @@ def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
     return line
 
 
-def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled) -> None:
+def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None) -> None:
     candidates = [t if a is None else None for t, a in zip(texts, action)]
-    for i, rule in enumerate(density.decide(candidates, classes, r.density)):
+    params = {**r.density, **override} if override else r.density
+    if override:  # reclassify with the stricter thresholds
+        classes = [density.classify(t, r.stopwords, params) if t is not None else c for t, c in zip(candidates, classes)]
+    for i, rule in enumerate(density.decide(candidates, classes, params)):
         if rule:
             action[i] = rule
 

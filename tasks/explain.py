@@ -6,8 +6,8 @@ from .clean import MOVED, Article, clean
 from .ruleset import RuleSet
 
 
-def explain(text: str, rules: RuleSet, title_hint: str | None = None, width: int = 110) -> tuple[Article, str]:
-    art = clean(text, rules, title_hint=title_hint, trace=True)
+def explain(text: str, rules: RuleSet, title_hint: str | None = None, width: int = 110, favor: str = "balanced") -> tuple[Article, str]:
+    art = clean(text, rules, title_hint=title_hint, favor=favor, trace=True)
     cuts: dict[int, list[tuple[str, str]]] = {}
     line_rules = {no: rule for no, rule in ((no, a) for no, _, a in art.trace) if rule not in MOVED and rule != "keep"}
     for no, fragment, rule in art.removed:

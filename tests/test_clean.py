@@ -160,6 +160,17 @@ def test_page_chrome_goes_by_density_not_by_phrase_lists():
     assert rules["nav_block"] >= 8 and sum(rules.values()) == 11
 
 
+def test_favor_trades_precision_for_recall():
+    doc = next(d for d in load_corpus(HOLDOUT) if d.name == "g02_en_inline_ads")
+    last = "The figures will be updated again next month."  # a one-line paragraph after a newsletter box
+    assert last in clean(doc.text, RULES).body
+    assert last not in clean(doc.text, RULES, favor="precision").body
+    page = next(d for d in load_corpus() if d.name == "de_11_dump_linkliste")
+    recall = clean(page.text, RULES, favor="recall")
+    assert "Kleinanzeigen" in recall.body and not any(r in {"nav_block", "short_line_context"} for _, _, r in recall.removed)
+    assert "Kleinanzeigen" not in clean(page.text, RULES).body
+
+
 def test_line_keys_and_repeated_lines():
     assert line_key("Kommentar (0)") == line_key("Kommentar (0)")
     assert line_key("Kommentar (0)") != line_key("Kommentar (1)")
