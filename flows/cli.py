@@ -115,6 +115,24 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from tasks.explain import explain
+    from tasks.extract import decode, extract_html
+    from tasks.ruleset import load_rules
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise FileNotFoundError(f"input not found: {path}")
+    text, _encoding = decode(path.read_bytes())
+    title_hint = None
+    if path.suffix.lower() in {".html", ".htm"} or text.lstrip()[:1] == "<":
+        meta = extract_html(text, None, args.favor)
+        text, title_hint = meta["text"], meta["title"]
+    _article, report = explain(text, load_rules(args.rules or []), title_hint=title_hint, width=args.width, favor=args.favor)
+    print(f"{path}: {report}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
     rebuild.set_defaults(func=cmd_run, input=[], full_refresh=True, batch_docs=2000, batch_bytes=32 * 1024 * 1024,
                          max_doc_bytes=20 * 1024 * 1024, favor="balanced")
+    explain = sub.add_parser("explain", help="show how one document is cleaned: each line kept, moved or removed, and by which rule")
+    explain.add_argument("file", metavar="FILE")
+    explain.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
+    explain.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="precision/recall preference (HTML extraction and text pass)")
+    explain.add_argument("--width", type=int, default=110, help="clip lines to this many characters")
+    explain.set_defaults(func=cmd_explain)
 
     sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")
     sql.add_argument("query")

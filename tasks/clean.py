@@ -1,36 +1,31 @@
 """Clean boilerplate out of raw article text and recover its structure.
 
-The knowledge lives in ``tasks/rules/*.toml``; this module only applies it.
+Per document: normalize → language (picks the rule set) → line rules and repeated lines →
+title → duplicate titles, captions, bylines, inline cuts → density signals (page dumps) →
+subtitle → paragraphs. Every line that leaves the body is either moved (title, subtitle,
+caption, byline) or recorded in ``Article.removed`` as (line_no, text, rule). The knowledge
+lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
-import unicodedata
+from bisect import bisect_left
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from pathlib import Path
 
-RULES_DIR = Path(__file__).parent / "rules"
+from . import density
+from .language import guess_language
+from .line_stats import line_key
+from .normalize import normalize
+from .ruleset import INLINE_TAIL, Compiled, RuleSet, load_rules
+from .structure import collect_groups, split_credits, strip_section_suffix, title_key
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)])")
-_SENTENCE_END = re.compile(r"[.!?…\"“”»«“„')]$")
+__all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
 
-
-@dataclass(frozen=True)
-class LineRule:
-    name: str
-    regex: re.Pattern
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    line: tuple[LineRule, ...]
-    inline: tuple[LineRule, ...]
-    caption: re.Pattern | None
-    byline: re.Pattern | None
+MOVED = ("title", "subtitle", "caption", "byline")
+PRECISION = {"removed_hop": 0, "stopwords_low": 0.16, "stopwords_high": 0.26}  # favor="precision"
+_PROSE_END = frozenset(".!?…\"“”»«'’")
+KEEP = "keep"
 
 
 @dataclass
@@ -43,85 +38,225 @@ class Article:
     tags: list[str] = field(default_factory=list)
     paragraphs: list[str] = field(default_factory=list)
     removed: list[tuple[int, str, str]] = field(default_factory=list)  # (line_no, text, rule)
+    language: str | None = None
+    trace: list[tuple[int, str, str]] | None = None  # (line_no, line, "keep" | moved-to | rule), if asked
 
     @property
     def body(self) -> str:
         return "\n\n".join(self.paragraphs)
 
 
-def load_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
-    files = sorted(RULES_DIR.glob("*.toml")) + [Path(p) for p in extra_files]
-    line, inline, caption, byline = [], [], None, None
-    for path in files:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        for kind, target in (("line", line), ("inline", inline)):
-            for rule in data.get(kind, []):
-                flags = 0 if rule.get("case") else re.IGNORECASE
-                target.append(LineRule(rule["name"], re.compile(rule["pattern"], flags)))
-        if "caption" in data:
-            caption = re.compile(data["caption"]["pattern"], re.IGNORECASE)
-        if "byline" in data:
-            byline = re.compile(data["byline"]["pattern"])
-    return RuleSet(tuple(line), tuple(inline), caption, byline)
+Repeated = Callable[[str], bool] | Collection[int] | None
 
 
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = text.translate(_INVISIBLE)
-    lines = (_SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", ln)).strip() for ln in text.split("\n"))
-    return "\n".join(lines)
+def _repeated_check(repeated: Repeated, limits: dict) -> Callable[[str], bool] | None:
+    if not repeated:
+        return None
+    is_frequent = repeated if callable(repeated) else (lambda line: line_key(line) in repeated)
+    lo, hi, max_words = limits["min_chars"], limits["max_chars"], limits["max_words"]
+
+    def check(line: str) -> bool:  # long prose never goes just because it repeats
+        return lo <= len(line) <= hi and line.count(" ") < max_words and is_frequent(line)
+
+    return check
 
 
-def _fold(line: str) -> str:
-    """Comparison key for repeated titles: ASCII transliteration, no section suffix."""
-    line = re.sub(r"\s+[—–|-]\s+[\w ]{2,30}$", "", line)
-    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue")):
-        line = line.replace(a, b)
-    return re.sub(r"\W+", " ", line).strip().lower()
+def clean(
+    text: str,
+    rules: RuleSet,
+    title_hint: str | None = None,
+    *,
+    language: str | None = None,
+    repeated: Repeated = None,
+    favor: str = "balanced",
+    trace: bool = False,
+) -> Article:
+    """Split one document into article fields and logged boilerplate.
 
+    ``repeated``: lines the caller knows to be frequent in this document's source, as a
+    predicate on the normalized line or a collection of ``line_stats.line_key`` values.
+    ``favor``: "recall" applies the rule files only (no density decisions), "precision" lets no
+    removed line bridge article context and raises the stop-word thresholds.
+    """
+    numbered = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
+    lines = [ln for _, ln in numbered]
+    lang = language or guess_language(lines, rules.stopwords)
+    r = rules.for_language(lang)
+    art = Article(language=lang)
+    n = len(lines)
+    action: list[str | None] = [None] * n
 
-def _is_headline(line: str) -> bool:
-    return len(line) <= 200 and not _SENTENCE_END.search(line) and len(line.split()) >= 3
+    _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated))
+    key = _title(numbered, action, r, art, title_hint)
+    texts, classes = _moves_and_cuts(numbered, action, r, art, key)
+    if favor != "recall":
+        _density(texts, action, classes, r, PRECISION if favor == "precision" else None)
+    if art.title is None and title_hint is None:
+        _late_title(numbered, texts, action, r, art)
+    _subtitle(texts, action, art)
 
-
-def clean(text: str, rules: RuleSet, title_hint: str | None = None) -> Article:
-    art = Article(title=title_hint)
-    lines = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
-    title_key = _fold(title_hint) if title_hint else None
-    for idx, (no, line) in enumerate(lines):
-        rule = next((r for r in rules.line if r.regex.match(line)), None)
-        if rule:
-            art.removed.append((no, line, rule.name))
-            m = rule.regex.match(line)
-            if "credit" in m.groupdict() and m.group("credit"):
-                art.credits.append(m.group("credit").strip())
-            continue
-        if title_key is not None and _fold(line) == title_key:
-            art.removed.append((no, line, "duplicate_title"))
-            continue
-        if idx == 0 and art.title is None and _is_headline(line):
-            art.title, title_key = line, _fold(line)
-            continue
-        if rules.caption and (m := rules.caption.match(line)) and len(line) < 400:
-            art.captions.append(m.group("caption").strip())
-            art.credits.append(m.group("credit").strip())
-            continue
-        if rules.byline and (m := rules.byline.match(line)):
-            art.byline = m.group("author").strip()
-            art.credits.extend(c.strip() for c in m.group("credit").split(",") if c.strip())
-            continue
-        for rule in rules.inline:
-            m = rule.regex.search(line)
-            if m:
-                art.removed.append((no, m.group(0).strip(), rule.name))
-                if "credit" in m.groupdict() and m.group("credit"):
-                    art.credits.append(m.group("credit").strip())
-                line = line[: m.start()].rstrip()
-        if not line:
-            continue
-        if art.title and not art.paragraphs and art.subtitle is None and _is_headline(line):
-            art.subtitle = line
-            continue
-        art.paragraphs.append(line)
+    for i, (no, _) in enumerate(numbered):
+        a = action[i]
+        if a is None:
+            art.paragraphs.append(texts[i])
+        elif a not in MOVED and texts[i] is not None:  # (a line emptied by inline cuts is logged already)
+            art.removed.append((no, texts[i], a))
+    art.removed.sort(key=lambda item: item[0])
     art.credits = list(dict.fromkeys(art.credits))
+    art.tags = list(dict.fromkeys(art.tags))
+    if trace:
+        art.trace = [(no, line, action[i] or KEEP) for i, (no, line) in enumerate(numbered)]
     return art
+
+
+def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated) -> None:
+    block = None
+    for i, line in enumerate(lines):
+        band = bisect_left(r.band_uppers, len(line))
+        regex = r.line_bands[band][1].regex(line[0]) if band < len(r.line_bands) else None
+        m = regex.match(line) if regex is not None else None
+        if m:
+            index = int(m.lastgroup[1:])
+            rule = r.line_rules[index]
+            if r.line_groups[index]:
+                collect_groups(m, art.credits, art.tags)
+            action[i] = rule.name
+            block = rule.name if rule.block else None
+        elif block and len(line) <= 160 and not density.is_sentence(line) and not _prose_follows(lines, i, r):
+            action[i] = block  # a teaser list under "Mehr zum Thema" (but not a headline over prose)
+        else:
+            block = None
+            if is_repeated and is_repeated(line):
+                action[i] = "repeated_line"
+
+
+def _prose_follows(lines: list[str], i: int, r: Compiled) -> bool:
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    return len(nxt) >= r.density["short_chars"] and density.is_sentence(nxt)
+
+
+def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) -> str | None:
+    if title_hint:
+        art.title = strip_section_suffix(" ".join(normalize(title_hint).split()), r)[0]
+        return title_key(art.title, r)
+    candidates = [i for i, a in enumerate(action) if a is None]
+    if len(candidates) < 2:
+        return None
+    first = candidates[0]
+    no, line = numbered[first]
+    if not density.is_headline(line, 25, r.stopwords):
+        return None
+    key = title_key(line, r)
+    following = next(
+        (ln for ln in (numbered[i][1] for i in candidates[1:]) if title_key(ln, r) != key and not any(b.match(ln) for b in r.byline)),
+        None,
+    )
+    if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following)):
+        return None  # a menu item or site name; a headline over a short dek is found after density
+    art.title, suffix = strip_section_suffix(line, r)
+    action[first] = "title"
+    if suffix:
+        art.removed.append((no, suffix, "title_suffix"))
+    return key
+
+
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> tuple[list, list[int]]:
+    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and
+    the density class of every line (removed lines count as boilerplate context)."""
+    texts: list[str | None] = [ln for _, ln in numbered]
+    classes = [density.BAD] * len(texts)
+    lo, hi = (int(len(key) * 0.8), len(key) + 60) if key else (0, -1)
+    stopwords, params = r.stopwords, r.density
+    for i, (no, line) in enumerate(numbered):
+        a = action[i]
+        if a is not None:
+            if a in MOVED:
+                classes[i] = density.NEUTRAL
+            continue
+        size = len(line)
+        if lo <= size <= hi and title_key(line, r) == key:
+            action[i] = "duplicate_title"
+            classes[i] = density.NEUTRAL
+            continue
+        if size < 500 and r.caption and line[-1] not in _PROSE_END:  # captions end with their credit
+            tail = line[-90:].lower()
+            m = next((m for c, needles in r.caption if any(n in tail for n in needles) and (m := c.match(line))), None)
+            if m:
+                art.captions.append(m.group("caption").strip())
+                art.credits.extend(split_credits(m.group("credit")))
+                action[i] = "caption"
+                classes[i] = density.NEUTRAL
+                continue
+        if size <= 140 and r.byline:
+            m = next((m for b in r.byline if (m := b.match(line))), None)
+            if m:
+                author = m.group("author").strip()
+                if art.byline is None:
+                    art.byline = author
+                else:
+                    art.credits.append(author)
+                if m.groupdict().get("credit"):
+                    art.credits.extend(split_credits(m.group("credit")))
+                action[i] = "byline"
+                classes[i] = density.NEUTRAL
+                continue
+        if r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts:
+            line = _cut_inline(no, line, r, art)
+            if not line:
+                action[i] = art.removed[-1][2]
+                texts[i] = None
+                continue
+            texts[i] = line
+        classes[i] = density.classify(line, stopwords, params)
+    return texts, classes
+
+
+def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
+    for name, regex, at_end, ends_with, starts_with, groups in r.inline:
+        if (ends_with and line[-1] not in ends_with) or (starts_with and line[0] not in starts_with):
+            continue
+        m = regex.search(line, max(0, len(line) - INLINE_TAIL) if at_end else 0)
+        if m:
+            if groups:
+                collect_groups(m, art.credits, art.tags)
+            art.removed.append((no, m.group(0).strip(), name))
+            line = (line[: m.start()] + " " + line[m.end():]).strip()
+            if not line:
+                break
+    return line
+
+
+def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None) -> None:
+    candidates = [t if a is None else None for t, a in zip(texts, action)]
+    params = {**r.density, **override} if override else r.density
+    if override:  # reclassify with the stricter thresholds
+        classes = [density.classify(t, r.stopwords, params) if t is not None else c for t, c in zip(candidates, classes)]
+    for i, rule in enumerate(density.decide(candidates, classes, params)):
+        if rule:
+            action[i] = rule
+
+
+def _late_title(numbered, texts, action, r: Compiled, art: Article) -> None:
+    """Page dumps: the first kept line after removed page chrome, when it is a headline."""
+    kept = [i for i, a in enumerate(action) if a is None]
+    if len(kept) < 2 or kept[0] == 0 or all(a in MOVED for a in action[: kept[0]]):
+        return
+    i = kept[0]
+    if texts[i].count(" ") >= 2 and density.is_headline(texts[i], 25, r.stopwords):
+        no, line = numbered[i]
+        art.title, suffix = strip_section_suffix(texts[i], r)
+        action[i] = "title"
+        if suffix:
+            art.removed.append((no, suffix, "title_suffix"))
+
+
+def _subtitle(texts, action, art: Article) -> None:
+    """A headline-like line right after the title, before the text, is the subtitle (dek)."""
+    if art.title is None:
+        return
+    kept = [i for i, a in enumerate(action) if a is None]
+    if len(kept) >= 2:
+        line = texts[kept[0]]
+        if len(line) >= 20 and density.is_headline(line, 40) and not density.is_sentence(line):
+            art.subtitle = line
+            action[kept[0]] = "subtitle"

@@ -1,13 +1,48 @@
-"""Language identification (py3langid, offline)."""
+"""Language identification: a stop-word vote first (cheap), py3langid on a short sample when unsure."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
+SAMPLE_CHARS = 400
+STOPWORDS_DIR = Path(__file__).parent / "rules" / "stopwords"
+
+
+@lru_cache(maxsize=1)
+def _shipped_stopwords() -> dict[str, frozenset[str]]:
+    """The stop-word lists shipped with the rules (tasks/rules/stopwords/<lang>.txt)."""
+    return {
+        p.stem: frozenset(w.lower() for line in p.read_text(encoding="utf-8").splitlines() if not line.startswith("#") for w in line.split())
+        for p in sorted(STOPWORDS_DIR.glob("*.txt"))
+    }
+
 
 def detect_language(text: str) -> str | None:
-    sample = text[:600]
-    if len(sample.split()) < 3:
+    """Language of a text (ISO 639-1), None for fewer than 3 words."""
+    return guess_language(text[:2000].split("\n"), _shipped_stopwords())
+
+
+def guess_language(lines: list[str], stopwords: dict[str, frozenset[str]]) -> str | None:
+    """Vote with the stop words of the known languages over the longest-looking lines; when the
+    vote is not clear (few words, mixed, another language) ask py3langid on a short sample."""
+    picked, size = [], 0
+    for line in lines:
+        if len(line) >= 50:
+            picked.append(line)
+            size += len(line)
+            if size >= SAMPLE_CHARS:
+                break
+    sample = " ".join(picked) if picked else " ".join(lines)[:SAMPLE_CHARS]
+    words = sample[: SAMPLE_CHARS * 2].lower().split()
+    if len(words) < 3:
         return None
+    if stopwords:
+        votes = sorted(((sum(map(sw.__contains__, words)), lang) for lang, sw in stopwords.items()), reverse=True)
+        best = votes[0]
+        second = votes[1][0] if len(votes) > 1 else 0
+        if best[0] >= 4 and best[0] >= 2 * second and best[0] >= len(words) // 6:
+            return best[1]
     import py3langid
 
-    lang, _score = py3langid.classify(sample)
-    return lang
+    return py3langid.classify(sample[:SAMPLE_CHARS])[0]

@@ -85,7 +85,12 @@ def build_inputs(root: Path, outside: Path) -> dict:
     bad["records.jsonl#L2"] = ("malformed_json", lines[1].encode("utf-8"))
 
     rng = random.Random(5)
-    records = "".join(json.dumps({"id": f"g{i}", "text": f"Meldung {i}\n{_words(rng, 60)}."}) + "\n" for i in range(40))
+    article = sorted(SEEDS.iterdir())[3].read_text(encoding="utf-8")
+    # random words in an unused field keep gzip from packing all 40 lines into the first half
+    head, rest = article.split("\n\n", 1)
+    records = "".join(json.dumps({"id": f"g{i}", "note": _words(rng, 300),
+                                  "text": f"{head}\n\nDie Behörden meldeten am Abend {i} weitere Fälle.\n\n{rest}"}) + "\n"
+                      for i in range(40))
     packed = gzip.compress(records.encode("utf-8"))
     truncated = packed[: len(packed) // 2]
     (root / "archive.jsonl.gz").write_bytes(truncated)

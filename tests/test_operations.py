@@ -166,7 +166,7 @@ def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus,
     before = table_counts(warehouse)
     shutil.rmtree(corpus)  # the inputs are gone: a rebuild must not need them
     rules = tmp_path / "site.toml"
-    rules.write_text('[[line]]\nname = "site_greeting"\npattern = \'^am morgen war wladimir putin der erste.*$\'\n')
+    rules.write_text('[[line]]\nname = "site_greeting"\nmax_chars = 2000\npattern = \'^am morgen war wladimir putin der erste.*$\'\n')
 
     proc = subprocess.run(
         [sys.executable, "-m", "flows.cli", "rebuild", "--warehouse", str(warehouse), "--rules", str(rules), "--workers", "1"],

@@ -1,0 +1,224 @@
+"""The cleaning engine on the seeds and on small hand-made inputs (pure functions, no Prefect)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from tasks.clean import MOVED, clean, load_rules
+from tasks.line_stats import count_line_keys, line_key
+from tasks.normalize import fold, normalize
+from tests.conftest import REPO, SEEDS
+from tests.corpus_score import HOLDOUT, load_corpus
+
+RULES = load_rules()
+SEED = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
+BOILERPLATE = (
+    "[Anzeige_2]", "Kommentar (0)", "Leave a Reply", "Your email address will not be published",
+    "Akismet", "Lesen Sie auch", "Perfect Diver", "Lesen Sie mehr mit", "rrt-allgemeines",
+    "source-127", "(Quelle: Euro News)", "— World", "verstaerkte", "Quellenlink", "Foto: KCNA",
+    "Vu Anh", "Interfax",
+)
+SEED_BOILERPLATE_LINES = {"[Anzeige_2]", "Quelle", "Quellenlink", "Kommentar (0)", "Leave a Reply", "rrt-allgemeines", "source-127"}
+
+
+def _seed_articles():
+    return {k: clean(text, RULES) for k, text in SEED.items()}
+
+
+def test_seed_boilerplate_is_gone_from_title_and_body():
+    for key, art in _seed_articles().items():
+        text = "\n".join(filter(None, (art.title, art.subtitle, art.body)))
+        for junk in BOILERPLATE:
+            assert junk not in text, (key, junk)
+        assert "Quelle\n" not in text + "\n" and not text.endswith("Quelle")
+
+
+def test_seed_article_sentences_are_all_kept():
+    """Every line of a seed that is not boilerplate survives in title, subtitle, body or captions."""
+    for key, art in _seed_articles().items():
+        kept = "\n".join(filter(None, (art.title, art.subtitle, art.body, *art.captions)))
+        for line in normalize(SEED[key]).split("\n"):
+            line = line.replace(" (Quelle: Euro News) |", "").removesuffix(" — World").removesuffix(" Foto: KCNA")
+            if not line or line in SEED_BOILERPLATE_LINES or fold(line) == fold(art.title or "-") or line.startswith(("Lesen Sie", "Your email", "This site uses", "Vu Anh")):
+                continue
+            assert line in kept, (key, line[:80])
+
+
+def test_seed_titles_found_and_not_invented():
+    arts = _seed_articles()
+    assert arts["000"].title is None and arts["002"].title is None  # both start with a body sentence
+    assert arts["001"].title == "Kim betont verstärkte Zusammenarbeit mit Moskau"
+    assert arts["001"].subtitle.startswith("Der nordkoreanische Präsident hat den Sekretär")
+    assert arts["003"].title == "Putin und Kim Jong Un wollen ihre Zusammenarbeit verstärken"
+    assert arts["004"].title == "Russland gibt zu, in „sensiblen“ Bereichen Beziehungen zu Nordkorea aufzubauen"
+    assert "Seit dem Krieg in der Ukraine rückt Russland näher an Pjöngjang heran" in arts["003"].paragraphs  # subheading
+
+
+def test_seed_captions_byline_and_credits():
+    arts = _seed_articles()
+    assert arts["002"].captions == ["Präsident Putin schüttelt dem nordkoreanischen Führer Kim Jong-un bei einem Treffen im Fernen Osten am 13. September die Hand."]
+    assert arts["002"].byline == "Vu Anh"
+    assert set(arts["002"].credits) == {"KCNA", "Interfax", "Reuters"}
+    assert arts["000"].credits == ["Euro News"]
+    assert arts["004"].credits == ["Euractiv"]
+    assert all(a.language == "de" for a in arts.values())
+
+
+@pytest.mark.parametrize("doc", load_corpus() + load_corpus(HOLDOUT) + [None], ids=lambda d: d.name if d else "seeds")
+def test_nothing_is_dropped_silently(doc):
+    """Every input line is kept, moved to a field, or logged in `removed` with its rule; text cut
+    out of a kept line is logged too, so kept + logged characters add up to the input line."""
+    texts = [doc.text] if doc else list(SEED.values())
+    for text in texts:
+        art = clean(text, RULES, trace=True)
+        removed = {}
+        for no, fragment, rule in art.removed:
+            removed.setdefault(no, []).append((fragment, rule))
+        paragraphs = iter(art.paragraphs)
+        for no, line, action in art.trace:
+            if action == "keep":
+                kept = next(paragraphs)
+                cut = "".join(f for f, _ in removed.get(no, []))
+                assert Counter((kept + cut).replace(" ", "")) == Counter(line.replace(" ", "")), (no, line)
+            elif action not in MOVED:
+                assert any(rule == action for _, rule in removed.get(no, [])), (no, line, action)
+        assert next(paragraphs, None) is None
+
+
+def test_normalization():
+    assert normalize("Pjo\u0308ngjang") == "Pjöngjang"  # NFC
+    assert normalize("a\u00a0\u00a0b\u2009c") == "a b c"
+    assert normalize("Ein\u00adzahlung zero\u200bwidth\ufeff") == "Einzahlung zerowidth"
+    assert normalize("Moskau , sagte er . Reuters )") == "Moskau, sagte er. Reuters)"
+    assert normalize("  eins  \r\nzwei\rdrei\u2028vier  \n\n") == "eins\nzwei\ndrei\nvier"
+    assert normalize("Die Stadtwerke erhÃ¶hen die Preise fÃ¼r WÃ¤rme") == "Die Stadtwerke erhöhen die Preise für Wärme"
+    assert normalize("Tom &amp; Jerry") == "Tom & Jerry"
+    assert normalize("Wert .5 bleibt") == "Wert .5 bleibt"
+    # line numbers in `removed` are the file's: leading blank lines are not dropped
+    assert clean("\n\nDer Rat hat am Montag den Haushalt beschlossen, sagte der Bürgermeister.\n[Anzeige]\n", RULES).removed == [(4, "[Anzeige]", "ad_placeholder")]
+
+
+def test_title_repeat_in_transliteration_and_with_section_suffix():
+    art = clean("Grüne fordern mehr Busse — Politik\n\nGruene fordern mehr Busse\n\nDie Grünen im Landtag fordern mehr Busse für die Dörfer. Das Land soll zahlen.\n", RULES)
+    assert art.title == "Grüne fordern mehr Busse"
+    assert art.paragraphs == ["Die Grünen im Landtag fordern mehr Busse für die Dörfer. Das Land soll zahlen."]
+    assert ("duplicate_title", "title_suffix") == tuple(sorted(r for _, _, r in art.removed))
+
+
+def test_user_rules_file_adds_rules_without_python(tmp_path):
+    notice = "Dieser Text wurde mit dem Redaktionssystem von Lokalblatt erstellt."
+    text = f"Der Stadtrat hat den Haushalt für das kommende Jahr beschlossen, die Opposition stimmte dagegen.\n{notice}\nDie Kämmerin rechnet für das kommende Jahr mit einem Defizit von zwei Millionen Euro.\n"
+    assert notice in clean(text, RULES).body
+    site = tmp_path / "lokalblatt.toml"
+    site.write_text("[[line]]\nname = \"cms_notice\"\npattern = '^dieser text wurde mit dem redaktionssystem von (?P<credit>lokalblatt) erstellt\\.$'\n", encoding="utf-8")
+    art = clean(text, load_rules([str(site)]))
+    assert notice not in art.body and (2, notice, "cms_notice") in art.removed
+    assert art.credits == ["Lokalblatt"]
+    site.write_text("[[line]]\nname = 'broken'\npattern = '(unclosed'\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="lokalblatt.toml"):
+        load_rules([str(site)])
+    with pytest.raises(ValueError, match="not found"):
+        load_rules([str(tmp_path / "missing.toml")])
+
+
+def test_language_picks_the_rule_set(tmp_path):
+    en = "The council voted on Tuesday night to build new cycle lanes along the river, and the work will start in the spring.\nLesen Sie auch\nShop owners on the road had warned that fewer parking spaces could cost them customers.\n"
+    de = "Der Gemeinderat hat am Dienstag beschlossen, neue Radwege entlang des Flusses zu bauen, die Arbeiten beginnen im Frühjahr.\nLesen Sie auch\nDie Geschäftsleute an der Straße hatten gewarnt, dass weniger Parkplätze sie Kunden kosten könnten.\n"
+    assert clean(en, RULES).language == "en" and clean(de, RULES).language == "de"
+    assert "Lesen Sie auch" in clean(en, RULES).body  # the German teaser rule is not applied to English text
+    assert clean(de, RULES).removed == [(2, "Lesen Sie auch", "teaser")]
+    only_en = tmp_path / "en_site.toml"
+    only_en.write_text("language = 'en'\n[[line]]\nname = 'teaser_on_en_site'\npattern = '^lesen sie auch$'\n", encoding="utf-8")
+    assert clean(en, load_rules([str(only_en)])).removed == [(2, "Lesen Sie auch", "teaser_on_en_site")]
+    assert clean(de, load_rules([str(only_en)])).removed == [(2, "Lesen Sie auch", "teaser")]
+    assert clean(de, RULES, language="en").language == "en"
+    from tasks.language import detect_language  # what the batch stores: vote first, py3langid when unclear
+
+    assert [detect_language(t) for t in (de, en, "Le conseil municipal a voté mardi la construction de nouvelles pistes cyclables.", "ok")] == ["de", "en", "fr", None]
+
+
+def test_page_chrome_goes_by_density_not_by_phrase_lists():
+    """Menu items no rule file names are removed because they are runs of short lines without
+    sentence punctuation or stop words; the short lines of the article itself stay."""
+    page = "\n".join([
+        "Quxbrücker Morgenblatt", "Zeitgeschehen", "Landleben", "Vereinsleben", "Marktplatz", "Heimatkunde",
+        "Schäferei am Deich gibt auf",
+        "Nach vierzig Jahren gibt der letzte Schäfer am Elbdeich bei Quxbrück seine Herde auf. Es fehle an Nachwuchs und an Geld für die Deichpflege, sagte er.",
+        "Die Folgen",
+        "Ohne Schafe muss der Deich künftig gemäht werden, was den Landkreis deutlich mehr kostet als bisher.",
+        "Er bleibt trotzdem im Dorf.",
+        "Zeitgeschehen", "Landleben", "Vereinsleben", "Kontaktformular", "Anfahrt",
+    ])
+    art = clean(page, RULES)
+    assert art.title == "Schäferei am Deich gibt auf"
+    assert art.paragraphs[1:] == ["Die Folgen", "Ohne Schafe muss der Deich künftig gemäht werden, was den Landkreis deutlich mehr kostet als bisher.", "Er bleibt trotzdem im Dorf."]
+    rules = Counter(r for _, _, r in art.removed)
+    assert rules["nav_block"] >= 8 and sum(rules.values()) == 11
+
+
+def test_favor_trades_precision_for_recall():
+    doc = next(d for d in load_corpus(HOLDOUT) if d.name == "g02_en_inline_ads")
+    last = "The figures will be updated again next month."  # a one-line paragraph after a newsletter box
+    assert last in clean(doc.text, RULES).body
+    assert last not in clean(doc.text, RULES, favor="precision").body
+    page = next(d for d in load_corpus() if d.name == "de_11_dump_linkliste")
+    recall = clean(page.text, RULES, favor="recall")
+    assert "Kleinanzeigen" in recall.body and not any(r in {"nav_block", "short_line_context"} for _, _, r in recall.removed)
+    assert "Kleinanzeigen" not in clean(page.text, RULES).body
+
+
+def test_line_keys_and_repeated_lines():
+    assert line_key("Kommentar (0)") == line_key("Kommentar (0)")
+    assert line_key("Kommentar (0)") != line_key("Kommentar (1)")
+    assert all(-(2**63) <= line_key(s) < 2**63 for s in ("", "a", "Ünïcödé " * 50))
+    counts = count_line_keys(["Abo-Hotline 0800\nText A\nAbo-Hotline 0800\n", "Abo-Hotline 0800\nText B\n", "Text C\n"])
+    assert counts[line_key("Abo-Hotline 0800")] == 2  # once per document
+    prose = "Der Landkreis hat am Montag mitgeteilt, dass die Buslinie nach Quxbrück ab Juni wieder fährt und die Gemeinde die Kosten trägt."
+    text = f"{prose}\nAbo-Hotline 0800\nWeitere Zeile des Artikels mit eigenem Inhalt, die bleibt, weil niemand sie meldet.\n"
+    frequent = {line_key("Abo-Hotline 0800"), line_key(prose)}
+    art = clean(text, RULES, repeated=frequent)
+    assert (2, "Abo-Hotline 0800", "repeated_line") in art.removed
+    assert prose in art.paragraphs  # long prose never goes just because it repeats
+    assert clean(text, RULES, repeated=lambda line: line.startswith("Abo")).removed == [(2, "Abo-Hotline 0800", "repeated_line")]
+
+
+def test_cli_explain_prints_every_line_with_its_rule(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "explain", str(SEEDS / "002_94487af1b5de2620.txt")],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )
+    out = res.stdout
+    assert "DROP ad_placeholder" in out and "DROP source_label" in out and "MOVE caption" in out and "MOVE byline" in out
+    assert "byline:   Vu Anh" in out and "credits:  KCNA, Interfax, Reuters" in out
+    assert sum(1 for line in out.splitlines() if line[:5].strip().isdigit()) == 14  # one row per input line
+    site = tmp_path / "site.toml"
+    # a 297-character line: rules try lines up to max_chars (default 200) only
+    site.write_text("[[line]]\nname = 'kremlin_quote'\nmax_chars = 400\npattern = '^„nein, es wurden.*$'\n", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "explain", str(SEEDS / "002_94487af1b5de2620.txt"), "--rules", str(site)],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    ).stdout
+    assert "DROP kremlin_quote" in out
+
+
+def test_first_character_gates_never_hide_a_match():
+    """Lines are tried only against rules whose pattern can start with the line's first character;
+    check that gate against every rule and every line of the seeds and the corpus."""
+    import re
+
+    from tasks.ruleset import first_chars
+
+    assert first_chars("^(lesen sie auch|mehr zum thema)") == frozenset("lmLM")
+    assert first_chars(r"^\d+ kommentare") is None and first_chars("^(a)?b") == frozenset("abAB")
+    lines = {ln for doc in load_corpus() for ln in normalize(doc.text).split("\n") if ln}
+    lines |= {ln for text in SEED.values() for ln in normalize(text).split("\n") if ln}
+    for lang in ("de", "en"):
+        for rule in RULES.for_language(lang).line_rules:
+            gate, regex = first_chars(rule.pattern), re.compile(rule.pattern if rule.case else f"(?i:{rule.pattern})")
+            for line in lines:
+                if regex.match(line):
+                    assert gate is None or line[0] in gate, (rule.name, line)
