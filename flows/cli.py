@@ -38,6 +38,7 @@ def cmd_run(args) -> int:
         favor=args.favor,
         wait=args.wait,
         full_refresh=args.full_refresh,
+        repeat_min_docs=args.repeat_min_docs,
         progress=True,
     )
     print(
@@ -150,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="wait this long for another run on the same warehouse to finish (default: fail at once)")
+    run.add_argument("--repeat-min-docs", type=int, default=5, metavar="N",
+                     help="a short line found in N documents of one source is boilerplate (default 5)")
     run.add_argument("--full-refresh", action="store_true",
                      help="also clean every raw document the lake keeps again and rebuild all models")
     run.set_defaults(func=cmd_run)
@@ -161,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
     rebuild.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
     rebuild.set_defaults(func=cmd_run, input=[], full_refresh=True, batch_docs=2000, batch_bytes=32 * 1024 * 1024,
-                         max_doc_bytes=20 * 1024 * 1024, favor="balanced")
+                         max_doc_bytes=20 * 1024 * 1024, favor="balanced", repeat_min_docs=5)
     explain = sub.add_parser("explain", help="show how one document is cleaned: each line kept, moved or removed, and by which rule")
     explain.add_argument("file", metavar="FILE")
     explain.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -20,11 +21,12 @@ from tasks.batch import process_batch, reclean_batch
 from tasks.discover import discover_task, kept_documents
 from tasks.export import export_marts, export_task
 from tasks.crashpoints import crash_point
-from tasks.load import finish_run, load_task, models_current, recover
+from tasks.load import finish_run, frequent_lines, load_task, models_current, recover
 from tasks.lock import WarehouseLock
 from tasks.model import build as build_models
 from tasks.model import model_task
 from tasks.quarantine import quarantine_row
+from tasks.ruleset import load_rules
 from tasks.settings import Settings
 from tasks.write import to_table, write_parquet_atomic
 
@@ -66,12 +68,14 @@ def etl(
     favor: str = "balanced",
     wait: float = 0.0,
     full_refresh: bool = False,
+    repeat_min_docs: int = 5,
     progress: bool = False,
 ) -> dict:
     """Clean new raw news documents from ``inputs`` into the warehouse at ``warehouse``.
 
     With ``full_refresh`` the raw documents the lake keeps are cleaned again too (after the rules
     changed), replacing every article and boilerplate row; inputs already seen are not re-read.
+    A short line found in ``repeat_min_docs`` documents of one source is removed as boilerplate.
     """
     logger = get_run_logger()
     settings = Settings(
@@ -80,8 +84,9 @@ def etl(
         batch_bytes=batch_bytes,
         max_doc_bytes=max_doc_bytes,
         rules_files=tuple(str(Path(r).resolve()) for r in rules or ()),
-        extra={"favor": favor},
+        extra={"favor": favor, "repeat_min_docs": repeat_min_docs},
     )
+    load_rules(settings.rules_files)  # a broken rules file fails here, naming the file, not in every batch
     run_id = flow_run.get_id() or uuid.uuid4().hex
     started_at = datetime.now(timezone.utc)
     timer = StepTimer()
@@ -93,6 +98,9 @@ def etl(
             recovered = recover(settings)
             if any(recovered.values()):
                 logger.warning("recovered an interrupted run: %s", recovered)
+
+            frequent = frequent_lines(settings, run_id, repeat_min_docs)
+            settings = dataclasses.replace(settings, extra={**settings.extra, "frequent_lines": frequent})
 
         with timer.step("discover"):
             plan = discover_task(settings, run_id, [str(Path(p).resolve()) for p in inputs])

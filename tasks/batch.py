@@ -6,6 +6,8 @@ import dataclasses
 import errno
 import hashlib
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +21,8 @@ from .crashpoints import crash_point
 from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhash
-from .language import detect_language
+from .line_stats import line_key
+from .normalize import normalize
 from .quarantine import quarantine_row
 from .settings import Settings
 from .write import to_table, write_parquet_atomic
@@ -42,7 +45,7 @@ def parse_published(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def article_row(doc: RawDocument, art: Article, language: str | None, run_id: str, ingested_at: datetime, url=None, published=None) -> dict:
+def article_row(doc: RawDocument, art: Article, run_id: str, ingested_at: datetime, url=None, published=None) -> dict:
     body = art.body
     return {
         "doc_id": doc.doc_id,
@@ -57,7 +60,7 @@ def article_row(doc: RawDocument, art: Article, language: str | None, run_id: st
         "tags": art.tags,
         "paragraphs": art.paragraphs,
         "body": body,
-        "language": language,
+        "language": art.language,
         "n_words": len(body.split()),
         "n_paragraphs": len(art.paragraphs),
         "n_boilerplate_lines": len(art.removed),
@@ -70,31 +73,67 @@ def article_row(doc: RawDocument, art: Article, language: str | None, run_id: st
     }
 
 
-def transform_document(doc: RawDocument, settings: Settings, run_id: str, ingested_at: datetime) -> tuple[dict, list[dict]]:
-    """Extract (HTML) and clean one raw document: its article row and boilerplate rows."""
-    title_hint = url = published = None
-    text = doc.raw_text
-    tags: list[str] = []
-    if doc.content_type == "text/html":
-        meta = extract_html(text, doc.url, settings.extra.get("favor", "balanced"))
-        text, title_hint, url, published, tags = meta["text"], meta["title"], meta["url"], meta["date"], meta["tags"]
-    art = clean(text, _rules(tuple(settings.rules_files)), title_hint=title_hint)
-    art.tags = list(dict.fromkeys(art.tags + tags))
+@dataclass
+class Extracted:
+    """A document's text ready for cleaning (HTML already extracted), with the metadata it gave."""
+
+    doc: RawDocument
+    text: str
+    keep_document: bool
+    title_hint: str | None = None
+    url: str | None = None
+    published: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def extract_document(doc: RawDocument, settings: Settings, keep_document: bool = True) -> Extracted:
+    if doc.content_type != "text/html":
+        return Extracted(doc, doc.raw_text, keep_document)
+    meta = extract_html(doc.raw_text, doc.url, settings.extra.get("favor", "balanced"))
+    return Extracted(doc, meta["text"], keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
+
+
+def clean_document(item: Extracted, settings: Settings, run_id: str, ingested_at: datetime,
+                   repeated=None) -> tuple[dict, list[dict]]:
+    """Clean one document: its article row and boilerplate rows."""
+    favor = settings.extra.get("favor", "balanced")
+    art = clean(item.text, _rules(tuple(settings.rules_files)), title_hint=item.title_hint, repeated=repeated, favor=favor)
+    art.tags = list(dict.fromkeys(art.tags + item.tags))
     if not art.paragraphs:
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
-    language = detect_language(art.body)
-    row = article_row(doc, art, language, run_id, ingested_at, url, published)
+    doc = item.doc
+    row = article_row(doc, art, run_id, ingested_at, item.url, item.published)
     removed = [{"doc_id": doc.doc_id, "line_no": no, "text": txt, "rule": rule, "run_id": run_id} for no, txt, rule in art.removed]
     return row, removed
 
 
-class StagedBatch:
-    """Rows of one batch, per table, flushed to staged Parquet parts every ``batch_docs`` documents
-    or ``batch_bytes`` of raw text, so one huge JSONL file does not have to fit in memory."""
+@lru_cache(maxsize=4)
+def _known_frequent(path: str | None) -> dict[str, frozenset[int]]:
+    """Lines earlier runs found frequent, per source (written by the flow for this run)."""
+    if not path:
+        return {}
+    by_source: dict[str, set[int]] = {}
+    table = pq.read_table(path)
+    for source, key in zip(table["source_name"].to_pylist(), table["line_key"].to_pylist()):
+        by_source.setdefault(source, set()).add(key)
+    return {s: frozenset(k) for s, k in by_source.items()}
 
-    def __init__(self, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime):
+
+class StagedBatch:
+    """One batch's documents, cleaned and written as staged Parquet parts in chunks of
+    ``batch_docs`` documents or ``batch_bytes`` of raw text, so that one huge JSONL file does not
+    have to fit in memory.
+
+    Repeated lines: a short line found in ``repeat_min_docs`` documents of the same source (in
+    this chunk, or in the counts of earlier runs) is boilerplate; the chunk's counts are staged
+    as ``line_counts`` and added to ``meta.line_counts`` by the load.
+    """
+
+    def __init__(self, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime, count_lines: bool = True):
         self.settings, self.run_id, self.batch_no, self.ingested_at = settings, run_id, batch_no, ingested_at
-        self.rows: dict[str, list[dict]] = {t: [] for t in ("documents", "articles", "boilerplate", "quarantine", "inputs")}
+        self.count_lines = count_lines
+        self.rows: dict[str, list[dict]] = {t: [] for t in ("documents", "articles", "boilerplate", "quarantine", "inputs", "line_counts")}
+        self.pending: list[Extracted] = []
         self.chunks: list[dict[str, str]] = []
         self.seen: set[str] = set()
         self.pending_bytes = 0
@@ -106,33 +145,57 @@ class StagedBatch:
         self.n_quarantined += 1
 
     def add(self, doc: RawDocument, keep_document: bool = True) -> bool:
-        """Clean one document into the batch; False if it was quarantined or seen already."""
+        """Queue one document for cleaning; False if it was quarantined or seen already."""
         if doc.doc_id in self.seen:
             return False
         try:
-            row, removed = transform_document(doc, self.settings, self.run_id, self.ingested_at)
+            item = extract_document(doc, self.settings, keep_document)
         except BadInput as exc:
             self.quarantine(doc.source_uri, exc, doc.raw_text.encode("utf-8"))
             return False
         self.seen.add(doc.doc_id)
-        if keep_document:
-            self.rows["documents"].append({**doc.__dict__, "ingested_at": self.ingested_at, "run_id": self.run_id})
-        self.rows["articles"].append(row)
-        self.rows["boilerplate"].extend(removed)
-        self.n_documents += 1
+        self.pending.append(item)
         self.pending_bytes += doc.n_bytes
-        if len(self.rows["articles"]) >= self.settings.batch_docs or self.pending_bytes >= self.settings.batch_bytes:
+        if len(self.pending) >= self.settings.batch_docs or self.pending_bytes >= self.settings.batch_bytes:
             self.flush()
         return True
 
+    def _frequent_lines(self) -> dict[str, frozenset[int]]:
+        """Per source, the keys of lines frequent enough to be boilerplate; stages this chunk's counts."""
+        limits = _rules(tuple(self.settings.rules_files)).for_language(None).repeated
+        min_docs = self.settings.extra.get("repeat_min_docs", 5)
+        counts: dict[str, Counter] = {}
+        for item in self.pending:
+            keys = {line_key(ln) for ln in normalize(item.text).split("\n") if limits["min_chars"] <= len(ln) <= limits["max_chars"]}
+            counts.setdefault(item.doc.source_name, Counter()).update(keys)
+        known = _known_frequent(self.settings.extra.get("frequent_lines"))
+        if self.count_lines:
+            self.rows["line_counts"] = [{"source_name": s, "line_key": k, "n_docs": n} for s, c in counts.items() for k, n in c.items()]
+        return {s: known.get(s, frozenset()) | {k for k, n in c.items() if n >= min_docs} for s, c in counts.items()}
+
+    def _clean_pending(self) -> None:
+        frequent = self._frequent_lines()
+        for item in self.pending:
+            try:
+                row, removed = clean_document(item, self.settings, self.run_id, self.ingested_at, frequent.get(item.doc.source_name))
+            except BadInput as exc:
+                self.quarantine(item.doc.source_uri, exc, item.doc.raw_text.encode("utf-8"))
+                continue
+            if item.keep_document:
+                self.rows["documents"].append({**item.doc.__dict__, "ingested_at": self.ingested_at, "run_id": self.run_id})
+            self.rows["articles"].append(row)
+            self.rows["boilerplate"].extend(removed)
+            self.n_documents += 1
+        self.pending, self.pending_bytes = [], 0
+
     def flush(self) -> None:
+        self._clean_pending()
         staging = Path(self.settings.staging_dir) / self.run_id
         name = f"part-{self.batch_no:05d}-{len(self.chunks):04d}.parquet"
         chunk = {t: str(write_parquet_atomic(to_table(t, rows), staging / t / name)) for t, rows in self.rows.items() if rows}
         if chunk:
             self.chunks.append(chunk)
         self.rows = {t: [] for t in self.rows}
-        self.pending_bytes = 0
 
     def write(self, **extra) -> dict:
         self.flush()
@@ -161,7 +224,7 @@ RAW_FIELDS = [f.name for f in dataclasses.fields(RawDocument)]
 
 def reclean_documents(lake_file: str, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime) -> dict:
     """Clean the raw documents kept in one lake file again (after the rules changed)."""
-    batch = StagedBatch(settings, run_id, batch_no, ingested_at)
+    batch = StagedBatch(settings, run_id, batch_no, ingested_at, count_lines=False)  # counted when first loaded
     table = pq.read_table(lake_file, columns=RAW_FIELDS)
     for row in table.to_pylist():
         batch.add(RawDocument(**row), keep_document=False)

@@ -2,25 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 SAMPLE_CHARS = 400
-STOPWORDS_DIR = Path(__file__).parent / "rules" / "stopwords"
-
-
-@lru_cache(maxsize=1)
-def _shipped_stopwords() -> dict[str, frozenset[str]]:
-    """The stop-word lists shipped with the rules (tasks/rules/stopwords/<lang>.txt)."""
-    return {
-        p.stem: frozenset(w.lower() for line in p.read_text(encoding="utf-8").splitlines() if not line.startswith("#") for w in line.split())
-        for p in sorted(STOPWORDS_DIR.glob("*.txt"))
-    }
-
-
-def detect_language(text: str) -> str | None:
-    """Language of a text (ISO 639-1), None for fewer than 3 words."""
-    return guess_language(text[:2000].split("\n"), _shipped_stopwords())
 
 
 def guess_language(lines: list[str], stopwords: dict[str, frozenset[str]]) -> str | None:

@@ -47,6 +47,7 @@ def ensure_tables(con) -> None:
     for name in LAKE_TABLES:
         _ensure_table(con, f"lake.{name}", SCHEMAS[name], ingest_date=True)
     _ensure_table(con, "meta.inputs", SCHEMAS["inputs"])
+    _ensure_table(con, "meta.line_counts", SCHEMAS["line_counts"])
     for table, columns in META_COLUMNS.items():
         for col, col_type in columns.items():
             con.execute(f'ALTER TABLE meta.{table} ADD COLUMN IF NOT EXISTS "{col}" {col_type}')
@@ -136,6 +137,35 @@ def _drop_loaded(con, chunks: list[dict]) -> int:
     return n_docs
 
 
+def _add_line_counts(con, parts: list[str]) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE new_line_counts AS "
+                "SELECT source_name, line_key, sum(n_docs)::BIGINT AS n_docs FROM read_parquet(?) GROUP BY ALL", [parts])
+    con.execute("""UPDATE meta.line_counts m SET n_docs = m.n_docs + c.n_docs FROM new_line_counts c
+                   WHERE m.source_name = c.source_name AND m.line_key = c.line_key""")
+    con.execute("INSERT INTO meta.line_counts SELECT c.* FROM new_line_counts c "
+                "ANTI JOIN meta.line_counts m ON m.source_name = c.source_name AND m.line_key = c.line_key")
+    con.execute("DROP TABLE new_line_counts")
+
+
+def frequent_lines(settings: Settings, run_id: str, min_docs: int) -> str | None:
+    """Write the lines earlier runs counted in at least ``min_docs`` documents of a source to a
+    Parquet file in the run's staging dir, for the batch tasks; None if there are none."""
+    if not Path(settings.db_path).exists():
+        return None
+    path = Path(settings.staging_dir) / run_id / "plan" / "frequent_lines.parquet"
+    con = connect(settings.db_path, read_only=True, wait_seconds=30)
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'line_counts'").fetchone()[0]:
+            return None
+        table = con.execute("SELECT source_name, line_key FROM meta.line_counts WHERE n_docs >= ?", [min_docs]).to_arrow_table()
+    finally:
+        con.close()
+    if not table.num_rows:
+        return None
+    write_parquet_atomic(table, path)
+    return str(path)
+
+
 def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
              replace: tuple[str, ...] = ()) -> dict:
     """Insert staged parts, the lake file list and the run record in one transaction; then publish.
@@ -162,6 +192,8 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
                 manifest = _parts(chunks, "inputs")
                 con.execute("DELETE FROM meta.inputs WHERE source_uri IN (SELECT source_uri FROM read_parquet(?))", [manifest])
                 con.execute("INSERT INTO meta.inputs BY NAME SELECT * FROM read_parquet(?)", [manifest])
+            if _parts(chunks, "line_counts"):
+                _add_line_counts(con, _parts(chunks, "line_counts"))
             counts = dict.fromkeys(LAKE_TABLES, 0)
             files = []
             for table in LAKE_TABLES:

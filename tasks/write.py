@@ -67,6 +67,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("run_id", pa.string()),
         ("at", TS),
     ]),
+    # Lines per source and how many documents hold them (added into meta.line_counts).
+    "line_counts": pa.schema([
+        ("source_name", pa.string()),
+        ("line_key", pa.int64()),
+        ("n_docs", pa.int64()),
+    ]),
     # The input manifest (meta.inputs in DuckDB, not a lake table): files already processed.
     "inputs": pa.schema([
         ("source_uri", pa.string()),

@@ -136,9 +136,9 @@ def test_language_picks_the_rule_set(tmp_path):
     assert clean(en, load_rules([str(only_en)])).removed == [(2, "Lesen Sie auch", "teaser_on_en_site")]
     assert clean(de, load_rules([str(only_en)])).removed == [(2, "Lesen Sie auch", "teaser")]
     assert clean(de, RULES, language="en").language == "en"
-    from tasks.language import detect_language  # what the batch stores: vote first, py3langid when unclear
-
-    assert [detect_language(t) for t in (de, en, "Le conseil municipal a voté mardi la construction de nouvelles pistes cyclables.", "ok")] == ["de", "en", "fr", None]
+    # what the batch stores: stop-word vote first, py3langid when unclear
+    fr = "Le conseil municipal a voté mardi la construction de nouvelles pistes cyclables."
+    assert [clean(t, RULES).language for t in (de, en, fr, "ok")] == ["de", "en", "fr", None]
 
 
 def test_page_chrome_goes_by_density_not_by_phrase_lists():

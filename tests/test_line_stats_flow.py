@@ -1,0 +1,50 @@
+"""Lines that recur in many documents of one source are boilerplate, also across runs."""
+
+from __future__ import annotations
+
+import duckdb
+
+from .conftest import SEEDS
+
+FOOTER = "Redaktion Nordkurier Wochenausgabe"
+
+
+def _article(i: int) -> str:
+    text = sorted(SEEDS.glob("*.txt"))[i % 5].read_text(encoding="utf-8")
+    head, rest = text.split("\n", 1)
+    return f"{head}\n\nDie Behörden meldeten am Abend {i} weitere Fälle.\n\n{FOOTER}\n\n{rest}"
+
+
+def test_repeated_lines_are_removed_and_their_counts_persist(prefect_harness, tmp_path):
+    from flows.etl import run_etl
+
+    site = tmp_path / "in" / "nordkurier"
+    site.mkdir(parents=True)
+    for i in range(5):
+        (site / f"{i}.txt").write_text(_article(i), encoding="utf-8")
+    warehouse = tmp_path / "wh"
+    run_etl([tmp_path / "in"], warehouse, workers=1)
+
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM lake.boilerplate WHERE rule = 'repeated_line' AND text = ?", [FOOTER]).fetchone()[0] == 5
+    assert con.execute("SELECT count(*) FROM lake.articles WHERE contains(body, ?)", [FOOTER]).fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM lake.articles WHERE contains(body, 'weitere Fälle')").fetchone()[0] == 5
+    con.close()
+
+    # A later run sees the footer in one new document only: the persisted counts still flag it.
+    (site / "5.txt").write_text(_article(5), encoding="utf-8")
+    run_etl([tmp_path / "in"], warehouse, workers=1)
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM lake.boilerplate WHERE rule = 'repeated_line' AND text = ?", [FOOTER]).fetchone()[0] == 6
+    assert con.execute("SELECT max(n_docs) FROM meta.line_counts").fetchone()[0] == 6
+    con.close()
+
+    # Below the threshold nothing is removed for repeating: a second source with the line twice.
+    other = tmp_path / "in2" / "other"
+    other.mkdir(parents=True)
+    for i in range(2):
+        (other / f"{i}.txt").write_text(_article(10 + i), encoding="utf-8")
+    run_etl([tmp_path / "in2"], warehouse, workers=1)
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM lake.articles WHERE source_name = 'other' AND contains(body, ?)", [FOOTER]).fetchone()[0] == 2
+    con.close()
