@@ -126,7 +126,8 @@ def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_re
             action[i] = block  # a teaser list under "Mehr zum Thema" (but not a headline over prose)
         else:
             block = None
-            if is_repeated and is_repeated(line):
+            # a recurring byline is still the article's byline: moved later, not removed here
+            if is_repeated and is_repeated(line) and not any(b.match(line) for b in r.byline):
                 action[i] = "repeated_line"
 
 

@@ -48,3 +48,16 @@ def test_repeated_lines_are_removed_and_their_counts_persist(prefect_harness, tm
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM lake.articles WHERE source_name = 'other' AND contains(body, ?)", [FOOTER]).fetchone()[0] == 2
     con.close()
+
+
+def test_a_recurring_byline_is_moved_not_removed():
+    from tasks.clean import clean
+    from tasks.line_stats import line_key
+    from tasks.normalize import normalize
+    from tasks.ruleset import load_rules
+
+    byline = "Vu Anh (Laut Interfax, Reuters )"
+    text = f"{_article(0)}\n\n{byline}\n"
+    art = clean(text, load_rules([]), repeated={line_key(normalize(byline)), line_key(FOOTER)})
+    assert art.byline and "Vu Anh" in art.byline and {"Interfax", "Reuters"} <= set(art.credits)
+    assert [r for _, t, r in art.removed if t == FOOTER] == ["repeated_line"]
