@@ -16,6 +16,15 @@ def fts_extension_path() -> str:
     return str(base / "fts.duckdb_extension")
 
 
+class DatabaseLocked(RuntimeError):
+    """Another process holds the warehouse database."""
+
+
+def default_wait_seconds() -> float:
+    """How long the flow's steps wait for a database another process holds (NEWS_ETL_DB_WAIT, default 30 s)."""
+    return float(os.environ.get("NEWS_ETL_DB_WAIT", "30"))
+
+
 def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; with wait_seconds, retry while another process holds the write lock."""
     db_path = Path(db_path)
@@ -28,8 +37,14 @@ def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 
             con = duckdb.connect(str(db_path), read_only=read_only)
             break
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+            if "lock" not in str(exc).lower():
                 raise
+            if time.monotonic() >= deadline:
+                holder = str(exc).split("Conflicting lock is held in", 1)[-1].split(". See also")[0].strip()
+                raise DatabaseLocked(
+                    f"warehouse database {db_path} is locked by another process ({holder}) "
+                    f"after waiting {wait_seconds:g} s; nothing was changed"
+                ) from None
             time.sleep(0.2)
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prefect import task
 
-from .database import connect
+from .database import connect, default_wait_seconds
 from .settings import Settings
 from .write import fsync_dir
 
@@ -19,7 +19,7 @@ def export_marts(settings: Settings, names: list[str] | None = None) -> list[Pat
     out_dir = Path(settings.marts_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     wanted = None if names is None else {n.split(".")[-1] for n in names}
-    con = connect(settings.db_path, read_only=True, wait_seconds=30)
+    con = connect(settings.db_path, read_only=True, wait_seconds=default_wait_seconds())
     written = []
     try:
         marts = [r[0] for r in con.execute(
@@ -31,7 +31,7 @@ def export_marts(settings: Settings, names: list[str] | None = None) -> list[Pat
             target = out_dir / f"{name}.parquet"
             tmp = out_dir / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
             try:
-                con.execute(f"COPY marts.{name} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+                con.execute(f"COPY marts.{name} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, target)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from prefect import task
 
 from .crashpoints import crash_point
-from .database import connect
+from .database import connect, default_wait_seconds
 from .settings import Settings
 from .write import LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
 
@@ -153,7 +153,7 @@ def frequent_lines(settings: Settings, run_id: str, min_docs: int) -> str | None
     if not Path(settings.db_path).exists():
         return None
     path = Path(settings.staging_dir) / run_id / "plan" / "frequent_lines.parquet"
-    con = connect(settings.db_path, read_only=True, wait_seconds=30)
+    con = connect(settings.db_path, read_only=True, wait_seconds=default_wait_seconds())
     try:
         if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'line_counts'").fetchone()[0]:
             return None
@@ -173,7 +173,7 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
     Tables in ``replace`` (a rebuild) lose their previous rows in the same transaction; their old
     lake files are retired and deleted once the transaction has committed.
     """
-    con = connect(settings.db_path, wait_seconds=settings.extra.get("db_wait_seconds", 30))
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
@@ -232,7 +232,7 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
 
 def retire(settings: Settings) -> int:
     """Delete lake files a committed rebuild replaced."""
-    con = connect(settings.db_path, wait_seconds=30)
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
     try:
         paths = [r[0] for r in con.execute("SELECT lake_path FROM meta.retired_files").fetchall()]
         for path in paths:
@@ -267,7 +267,7 @@ def recover(settings: Settings) -> dict:
         shutil.rmtree(staging, ignore_errors=True)
         return {"published": 0, "discarded_runs": 0, "interrupted_runs": 0}
     pending_runs = [p.name for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
-    con = connect(settings.db_path, wait_seconds=30)
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
     try:
         ensure_tables(con)
         files = con.execute(
@@ -289,7 +289,7 @@ def recover(settings: Settings) -> dict:
 
 def models_current(settings: Settings, run_id: str) -> bool:
     """True when the run before ``run_id`` succeeded, i.e. the marts match the lake."""
-    con = connect(settings.db_path, read_only=True, wait_seconds=30)
+    con = connect(settings.db_path, read_only=True, wait_seconds=default_wait_seconds())
     try:
         row = con.execute("SELECT status FROM meta.runs WHERE run_id <> ? ORDER BY started_at DESC LIMIT 1", [run_id]).fetchone()
     finally:
@@ -299,7 +299,7 @@ def models_current(settings: Settings, run_id: str) -> bool:
 
 def finish_run(settings: Settings, run_id: str, status: str | None, step_seconds: dict, error: str | None = None) -> None:
     """Record how a loaded run ended: status ('succeeded' unless given), end time, seconds per step."""
-    con = connect(settings.db_path, wait_seconds=30)
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
     try:
         ensure_tables(con)
         con.execute(

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 from prefect import task
 
-from .database import connect
+from .database import connect, default_wait_seconds
 from .settings import Settings
 
 MATERIALIZATION = {"staging": "VIEW", "marts": "TABLE"}
@@ -301,7 +301,7 @@ def build_on(con, sql_dir: Path, select: list[str] | None = None, fts_stemmer: s
 def build(settings: Settings, select: list[str] | None = None) -> list[Model]:
     """Build every model (or ``select``: those models plus missing dependencies), run the data
     tests and rebuild the search index, in one transaction."""
-    con = connect(settings.db_path, wait_seconds=settings.extra.get("db_wait_seconds", 30))
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
     try:
         return build_on(con, settings.sql_dir, select, settings.extra.get("fts_stemmer", "german"))
     finally:

@@ -217,3 +217,80 @@ def test_status_shows_the_runs_with_their_step_seconds(seeds_warehouse, seeds_db
                           cwd=REPO, capture_output=True, text=True, timeout=60, env=_env())
     assert proc.returncode == 0, proc.stderr
     assert "succeeded" in proc.stdout and "articles_out" in proc.stdout
+
+
+def test_batches_retry_transient_io_errors_but_not_bad_data(prefect_harness, tmp_path, monkeypatch):
+    import errno
+
+    import tasks.batch as batch
+    from flows.etl import run_etl
+
+    real, calls = batch.process_files, []
+
+    def flaky(*args, **kwargs):
+        calls.append("flaky")
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "process_files", flaky)
+    assert run_etl([SEEDS], tmp_path / "a", workers=1)["articles_out"] == 5
+    assert calls == ["flaky", "flaky"]
+
+    def broken(*args, **kwargs):
+        calls.append("broken")
+        raise ValueError("a bug or bad data: retrying cannot help")
+
+    calls.clear()
+    monkeypatch.setattr(batch, "process_files", broken)
+    with pytest.raises(ValueError, match="retrying cannot help"):
+        run_etl([SEEDS], tmp_path / "b", workers=1)
+    assert calls == ["broken"]
+
+
+def test_each_run_leaves_a_summary_artifact(seeds_warehouse):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["etl-run-summary"])))
+    import json
+
+    rows = [json.loads(a.data) if isinstance(a.data, str) else a.data for a in artifacts if a.type == "table"]
+    tables = [{row["metric"]: row["value"] for row in data} for data in rows]
+    seeds = [t for t in tables if t.get("warehouse") == str(seeds_warehouse.resolve())]
+    assert seeds and seeds[0]["articles_out"] == "5" and seeds[0]["quarantined"] == "0"
+    assert {"seconds.process", "seconds.load", "seconds.model"} <= set(seeds[0])
+
+
+def test_readers_keep_working_while_a_run_holds_the_warehouse(seeds_warehouse):
+    with WarehouseLock(seeds_warehouse, run_id="busy"):
+        proc = subprocess.run([sys.executable, "-m", "flows.cli", "sql", "select count(*) AS n from marts.articles",
+                               "--warehouse", str(seeds_warehouse)], cwd=REPO, capture_output=True, text=True,
+                              timeout=60, env=_env())
+        assert proc.returncode == 0 and "5" in proc.stdout, proc.stderr
+        assert lake_counts(seeds_warehouse)["articles"] == 5
+
+
+def test_a_database_held_by_another_process_fails_the_run_cleanly(prefect_harness, corpus, tmp_path, monkeypatch):
+    from flows.etl import run_etl
+    from tasks.database import DatabaseLocked
+
+    warehouse = tmp_path / "wh"
+    run_etl([corpus / "seeds" / "000_39ce13e694da38b8.txt"], warehouse, workers=1)
+    before, files_before = table_counts(warehouse), sorted((warehouse / "lake").rglob("*.parquet"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; con = duckdb.connect({str(warehouse / 'news.duckdb')!r}); "
+                               "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("NEWS_ETL_DB_WAIT", "1")
+        with pytest.raises(DatabaseLocked, match="locked by another process"):
+            run_etl([corpus], warehouse, workers=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert table_counts(warehouse) == before
+    assert sorted((warehouse / "lake").rglob("*.parquet")) == files_before
