@@ -75,7 +75,7 @@ def article_row(doc: RawDocument, art: Article, run_id: str, ingested_at: dateti
 
 @dataclass
 class Extracted:
-    """A document's text ready for cleaning (HTML already extracted), with the metadata it gave."""
+    """A document's text ready for cleaning (HTML extracted, normalized), with the metadata it gave."""
 
     doc: RawDocument
     text: str
@@ -88,16 +88,17 @@ class Extracted:
 
 def extract_document(doc: RawDocument, settings: Settings, keep_document: bool = True) -> Extracted:
     if doc.content_type != "text/html":
-        return Extracted(doc, doc.raw_text, keep_document)
+        return Extracted(doc, normalize(doc.raw_text), keep_document)
     meta = extract_html(doc.raw_text, doc.url, settings.extra.get("favor", "balanced"))
-    return Extracted(doc, meta["text"], keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
+    return Extracted(doc, normalize(meta["text"]), keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
 
 
 def clean_document(item: Extracted, settings: Settings, run_id: str, ingested_at: datetime,
                    repeated=None) -> tuple[dict, list[dict]]:
     """Clean one document: its article row and boilerplate rows."""
     favor = settings.extra.get("favor", "balanced")
-    art = clean(item.text, _rules(tuple(settings.rules_files)), title_hint=item.title_hint, repeated=repeated, favor=favor)
+    art = clean(item.text, _rules(tuple(settings.rules_files)), title_hint=item.title_hint, repeated=repeated,
+                favor=favor, normalized=True)
     art.tags = list(dict.fromkeys(art.tags + item.tags))
     if not art.paragraphs:
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
@@ -166,7 +167,7 @@ class StagedBatch:
         min_docs = self.settings.extra.get("repeat_min_docs", 5)
         counts: dict[str, Counter] = {}
         for item in self.pending:
-            keys = {line_key(ln) for ln in normalize(item.text).split("\n") if limits["min_chars"] <= len(ln) <= limits["max_chars"]}
+            keys = {line_key(ln) for ln in item.text.split("\n") if limits["min_chars"] <= len(ln) <= limits["max_chars"]}
             counts.setdefault(item.doc.source_name, Counter()).update(keys)
         known = _known_frequent(self.settings.extra.get("frequent_lines"))
         if self.count_lines:

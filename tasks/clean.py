@@ -70,6 +70,7 @@ def clean(
     repeated: Repeated = None,
     favor: str = "balanced",
     trace: bool = False,
+    normalized: bool = False,
 ) -> Article:
     """Split one document into article fields and logged boilerplate.
 
@@ -77,8 +78,9 @@ def clean(
     predicate on the normalized line or a collection of ``line_stats.line_key`` values.
     ``favor``: "recall" applies the rule files only (no density decisions), "precision" lets no
     removed line bridge article context and raises the stop-word thresholds.
+    ``normalized``: the caller already passed ``text`` through ``normalize``.
     """
-    numbered = [(no, ln) for no, ln in enumerate(normalize(text).split("\n"), 1) if ln]
+    numbered = [(no, ln) for no, ln in enumerate((text if normalized else normalize(text)).split("\n"), 1) if ln]
     lines = [ln for _, ln in numbered]
     lang = language or guess_language(lines, rules.stopwords)
     r = rules.for_language(lang)
