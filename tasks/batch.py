@@ -217,7 +217,7 @@ def process_files(files: list[InputFile], settings: Settings, run_id: str, batch
                 n_docs += 1
         batch.rows["inputs"].append({"source_uri": f.path, "size": f.size, "mtime_ns": f.mtime_ns, "documents": n_docs,
                                      "quarantined": n_bad, "run_id": run_id, "seen_at": ingested_at})
-    return batch.write(bytes=sum(f.size for f in files))
+    return batch.write(bytes=sum(f.size if f.length < 0 else f.length for f in files))
 
 
 RAW_FIELDS = [f.name for f in dataclasses.fields(RawDocument)]

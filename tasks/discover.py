@@ -25,6 +25,9 @@ class InputFile:
     size: int
     mtime_ns: int
     kind: str
+    offset: int = 0  # a large .jsonl file is read in byte ranges cut at line ends,
+    length: int = -1  # (-1: to the end of the file)
+    first_line: int = 1  # so that its lines spread over batches and workers
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ def _input_file(path: str, root: str) -> InputFile | Rejected:
 
 
 FILE_SCHEMA = pa.schema([("path", pa.string()), ("root", pa.string()), ("size", pa.int64()),
-                         ("mtime_ns", pa.int64()), ("kind", pa.string())])
+                         ("mtime_ns", pa.int64()), ("kind", pa.string()), ("offset", pa.int64()),
+                         ("length", pa.int64()), ("first_line", pa.int64())])
 
 
 def _files_table(files: list[InputFile]) -> pa.Table:
@@ -173,6 +177,27 @@ def _has_manifest(con, db_path: Path) -> bool:
     ).fetchone()[0])
 
 
+def split_jsonl(row: dict, max_bytes: int) -> list[dict]:
+    """A .jsonl file larger than ``max_bytes`` as byte ranges of about that size, each cut at a
+    line end and knowing the line number it starts at (one sequential read)."""
+    if row["kind"] != "jsonl" or row["size"] <= max_bytes:
+        return [row]
+    ranges, start, start_line, pos, line_no = [], 0, 1, 0, 1
+    try:
+        with open(row["path"], "rb") as fh:
+            for line in fh:
+                pos += len(line)
+                line_no += 1
+                if pos - start >= max_bytes:
+                    ranges.append({**row, "offset": start, "length": pos - start, "first_line": start_line})
+                    start, start_line = pos, line_no
+    except OSError:
+        return [row]  # reading it will fail again and quarantine it with the reason
+    if pos > start or not ranges:
+        ranges.append({**row, "offset": start, "length": -1, "first_line": start_line})
+    return ranges
+
+
 def _write_batches(reader, plan_dir: Path, max_docs: int, max_bytes: int) -> tuple[list[str], int]:
     """Cut batches bounded by count and bytes (a large file gets its own batch) and write each to a file."""
     paths: list[str] = []
@@ -185,13 +210,15 @@ def _write_batches(reader, plan_dir: Path, max_docs: int, max_bytes: int) -> tup
         paths.append(str(path))
 
     for record_batch in reader:
-        for row in record_batch.to_pylist():
-            if current and (len(current) >= max_docs or size + row["size"] > max_bytes):
-                flush()
-                current, size = [], 0
-            current.append(row)
-            size += row["size"]
+        for file_row in record_batch.to_pylist():
             n += 1
+            for row in split_jsonl(file_row, max_bytes):
+                row_bytes = row["size"] if row["length"] < 0 else row["length"]
+                if current and (len(current) >= max_docs or size + row_bytes > max_bytes):
+                    flush()
+                    current, size = [], 0
+                current.append(row)
+                size += row_bytes
     if current:
         flush()
     return paths, n

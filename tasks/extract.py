@@ -167,7 +167,14 @@ def _read_jsonl(f: InputFile, max_doc_bytes: int):
     line_no = 0
     try:
         with opener(f.path, "rb") as fh:
-            for line_no, line in enumerate(fh, 1):
+            if f.offset:
+                fh.seek(f.offset)
+            remaining = f.length
+            for line_no, line in enumerate(fh, f.first_line):
+                if f.length >= 0:
+                    if remaining <= 0:
+                        break
+                    remaining -= len(line)
                 uri = f"{f.path}#L{line_no}"
                 if not line.strip():
                     continue

@@ -294,3 +294,31 @@ def test_a_database_held_by_another_process_fails_the_run_cleanly(prefect_harnes
         holder.wait()
     assert table_counts(warehouse) == before
     assert sorted((warehouse / "lake").rglob("*.parquet")) == files_before
+
+
+def test_a_large_jsonl_file_is_split_across_batches_at_line_ends(prefect_harness, tmp_path):
+    import json
+
+    from flows.etl import run_etl
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    lines = [json.dumps({"id": i, "text": f"{texts[i % 5]}\n\nNachtrag {i}: Die Lage blieb am Abend unverändert."},
+                        ensure_ascii=False) for i in range(12)]
+    lines[6] = "{not json"
+    src = tmp_path / "in" / "feed.jsonl"
+    src.parent.mkdir()
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    warehouse = tmp_path / "wh"
+    summary = run_etl([src.parent], warehouse, workers=2, batch_bytes=8_000)
+    assert summary["batches"] >= 4  # the one file was read by several batch tasks
+    assert (summary["articles_out"], summary["quarantined"]) == (11, 1)
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    uris = [r[0] for r in con.execute("SELECT source_uri FROM lake.documents").fetchall()]
+    bad = con.execute("SELECT source_uri, reason FROM lake.quarantine").fetchall()
+    con.close()
+    assert sorted(uris) == sorted(f"{src}#L{n}" for n in range(1, 13) if n != 7)
+    assert bad == [(f"{src}#L7", "malformed_json")]
+
+    again = run_etl([src.parent], warehouse, workers=2, batch_bytes=8_000)
+    assert again["inputs_unchanged"] == 1 and again["documents_in"] == 0
