@@ -21,7 +21,7 @@ from .crashpoints import crash_point
 from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhash
-from .line_stats import line_key
+from .line_stats import document_line_keys
 from .normalize import normalize
 from .quarantine import quarantine_row
 from .settings import Settings
@@ -167,7 +167,7 @@ class StagedBatch:
         min_docs = self.settings.extra.get("repeat_min_docs", 5)
         counts: dict[str, Counter] = {}
         for item in self.pending:
-            keys = {line_key(ln) for ln in item.text.split("\n") if limits["min_chars"] <= len(ln) <= limits["max_chars"]}
+            keys = document_line_keys(item.text, limits["min_chars"], limits["max_chars"], normalized=True)
             counts.setdefault(item.doc.source_name, Counter()).update(keys)
         known = _known_frequent(self.settings.extra.get("frequent_lines"))
         if self.count_lines:

@@ -19,9 +19,10 @@ def line_key(normalized_line: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def document_line_keys(text: str) -> set[int]:
-    """The distinct keys of a document's non-empty normalized lines."""
-    return {line_key(ln) for ln in normalize(text).split("\n") if ln}
+def document_line_keys(text: str, min_chars: int = 1, max_chars: int | None = None, normalized: bool = False) -> set[int]:
+    """The distinct keys of a document's normalized lines of ``min_chars`` to ``max_chars`` characters."""
+    lines = (text if normalized else normalize(text)).split("\n")
+    return {line_key(ln) for ln in lines if len(ln) >= min_chars and (max_chars is None or len(ln) <= max_chars)}
 
 
 def count_line_keys(texts: Iterable[str]) -> Counter:
