@@ -54,9 +54,11 @@ def cmd_run(args) -> int:
 
 def cmd_sql(args) -> int:
     from tasks.database import connect
+    from tasks.search import load_fts
 
     con = connect(Path(args.warehouse) / "news.duckdb", read_only=True, wait_seconds=args.wait)
     try:
+        load_fts(con)  # stem(), for search.match
         rel = con.sql(args.query)
         if rel is None:
             return 0

@@ -20,10 +20,11 @@ from .clean import Article, clean, load_rules
 from .crashpoints import crash_point
 from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
-from .fingerprint import minhash
+from .fingerprint import minhashes
 from .line_stats import document_line_keys
 from .normalize import normalize
 from .quarantine import quarantine_row
+from .search import many_word_counts
 from .settings import Settings
 from .write import to_table, write_parquet_atomic
 
@@ -46,6 +47,8 @@ def parse_published(value: str | None) -> datetime | None:
 
 
 def article_row(doc: RawDocument, art: Article, run_id: str, ingested_at: datetime, url=None, published=None) -> dict:
+    """The article's lake row; ``minhash``, ``words`` and ``word_counts`` are filled in per chunk
+    (``StagedBatch``), vectorised over many articles."""
     body = art.body
     return {
         "doc_id": doc.doc_id,
@@ -58,14 +61,15 @@ def article_row(doc: RawDocument, art: Article, run_id: str, ingested_at: dateti
         "credits": art.credits,
         "captions": art.captions,
         "tags": art.tags,
-        "paragraphs": art.paragraphs,
         "body": body,
         "language": art.language,
         "n_words": len(body.split()),
         "n_paragraphs": len(art.paragraphs),
         "n_boilerplate_lines": len(art.removed),
         "body_hash": hashlib.sha256(body.encode("utf-8")).hexdigest(),
-        "minhash": minhash(body),
+        "minhash": None,
+        "words": None,
+        "word_counts": None,
         "published": parse_published(published or doc.published),
         "run_id": run_id,
         "ingested_at": ingested_at,
@@ -176,6 +180,7 @@ class StagedBatch:
 
     def _clean_pending(self) -> None:
         frequent = self._frequent_lines()
+        first_article = len(self.rows["articles"])
         for item in self.pending:
             try:
                 row, removed = clean_document(item, self.settings, self.run_id, self.ingested_at, frequent.get(item.doc.source_name))
@@ -187,6 +192,11 @@ class StagedBatch:
             self.rows["articles"].append(row)
             self.rows["boilerplate"].extend(removed)
             self.n_documents += 1
+        articles = self.rows["articles"][first_article:]
+        for row, signature in zip(articles, minhashes([row["body"] for row in articles])):
+            row["minhash"] = signature
+        for row, (words, counts) in zip(articles, many_word_counts([f"{row['title'] or ''}\n{row['body']}" for row in articles])):
+            row["words"], row["word_counts"] = words, counts
         self.pending, self.pending_bytes = [], 0
 
     def flush(self) -> None:

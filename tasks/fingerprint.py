@@ -35,30 +35,64 @@ def _base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _powers[0][:n], _powers[1][:n]
 
 
-def word_hashes(text: str) -> np.ndarray:
-    """A 64-bit hash per word of the lower-cased text; equal words hash equally wherever they stand."""
-    data = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
-    if not len(data):
-        return np.empty(0, dtype=np.uint64)
+def _word_hashes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start offsets and 64-bit hashes of the words in UTF-8 bytes; equal words hash equally
+    wherever they stand."""
     edges = np.diff(np.concatenate(([0], _WORD_BYTE[data].view(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     up, down = _base_powers(len(data))
     with np.errstate(over="ignore"):
         prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((data + np.uint64(1)) * up)))
-        return (prefix[ends] - prefix[starts]) * down[starts]
+        return starts, (prefix[ends] - prefix[starts]) * down[starts]
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """A 64-bit hash per word of the lower-cased text."""
+    data = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
+    return _word_hashes(data)[1] if len(data) else np.empty(0, dtype=np.uint64)
 
 
 def minhash(text: str) -> list[int | None] | None:
     """64 bins: the smallest shingle hash (58 bits) falling in each bin; None for an empty bin,
     and None altogether for texts of fewer than five words."""
-    words = word_hashes(text)
+    return minhashes([text])[0]
+
+
+def minhashes(texts: list[str], chunk_bytes: int = 1 << 20) -> list[list[int | None] | None]:
+    """``minhash`` of many texts, vectorised over about ``chunk_bytes`` of text at a time (numpy's
+    per-call cost would otherwise dominate at a few KB per article)."""
+    out: list[list[int | None] | None] = []
+    group: list[bytes] = []
+    size = 0
+    for text in texts:
+        group.append(text.lower().encode("utf-8"))
+        size += len(group[-1]) + 1
+        if size >= chunk_bytes:
+            out += _minhash_group(group)
+            group, size = [], 0
+    return out + (_minhash_group(group) if group else [])
+
+
+def _minhash_group(encoded: list[bytes]) -> list[list[int | None] | None]:
+    # one buffer, texts separated by a non-word byte so that no word spans two texts
+    data = np.frombuffer(b"\n".join(encoded) + b"\n", dtype=np.uint8)
+    lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
+    text_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    starts, words = _word_hashes(data)
+    text_of = np.searchsorted(text_starts, starts, side="right") - 1
     n = len(words) - SHINGLE + 1
+    result: list[list[int | None] | None] = [None] * len(encoded)
     if n < 1:
-        return None
+        return result
     with np.errstate(over="ignore"):
         h = words[:n] * _MIX[0]
         for k in range(1, SHINGLE):
             h ^= words[k:k + n] * _MIX[k]
-    signature = np.full(BINS, _EMPTY, dtype=np.uint64)
-    np.minimum.at(signature, (h % np.uint64(BINS)).astype(np.intp), h >> np.uint64(6))
-    return [None if v == _EMPTY else int(v) for v in signature]
+    whole = text_of[:n] == text_of[SHINGLE - 1:]  # shingles inside one text
+    h, owner = h[whole], text_of[:n][whole]
+    signature = np.full(len(encoded) * BINS, _EMPTY, dtype=np.uint64)
+    np.minimum.at(signature, owner * BINS + (h % np.uint64(BINS)).astype(np.int64), h >> np.uint64(6))
+    rows = signature.reshape(len(encoded), BINS).tolist()
+    for i in np.unique(owner).tolist():
+        result[i] = [None if v == _EMPTY else v for v in rows[i]]
+    return result

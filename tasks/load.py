@@ -21,7 +21,7 @@ from prefect import task
 from .crashpoints import crash_point
 from .database import connect, default_wait_seconds
 from .settings import Settings
-from .write import LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
+from .write import FILE_ONLY_COLUMNS, LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
 
 DOC_TABLES = ("documents", "articles", "boilerplate")  # keyed by doc_id
 
@@ -45,7 +45,10 @@ def ensure_tables(con) -> None:
     for ddl in META_DDL:
         con.execute(ddl)
     for name in LAKE_TABLES:
-        _ensure_table(con, f"lake.{name}", SCHEMAS[name], ingest_date=True)
+        schema = SCHEMAS[name]
+        for column in FILE_ONLY_COLUMNS.get(name, ()):
+            schema = schema.remove(schema.get_field_index(column))
+        _ensure_table(con, f"lake.{name}", schema, ingest_date=True)
     _ensure_table(con, "meta.inputs", SCHEMAS["inputs"])
     _ensure_table(con, "meta.line_counts", SCHEMAS["line_counts"])
     for table, columns in META_COLUMNS.items():
@@ -201,9 +204,11 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
                 for c in chunks:
                     if table in c["parts"]:
                         by_date.setdefault(c["ingest_date"] or ingest_date, []).append(c["parts"][table])
+                exclude = f" EXCLUDE ({', '.join(FILE_ONLY_COLUMNS[table])})" if table in FILE_ONLY_COLUMNS else ""
                 for day, parts in sorted(by_date.items()):
                     con.execute(
-                        f"INSERT INTO lake.{table} BY NAME SELECT *, ?::DATE AS ingest_date FROM read_parquet(?, union_by_name = true)",
+                        f"INSERT INTO lake.{table} BY NAME SELECT *{exclude}, ?::DATE AS ingest_date "
+                        "FROM read_parquet(?, union_by_name = true)",
                         [day, parts],
                     )
                     for staged in parts:

@@ -278,19 +278,21 @@ def run_data_tests(con, sql_dir: Path, only_reading: set[str] | None = None, max
     return ran
 
 
-def build_on(con, sql_dir: Path, select: list[str] | None = None, fts_stemmer: str | None = "german") -> list[Model]:
-    """Build models, run the data tests touching them and rebuild the FTS index if
-    ``marts.articles`` was rebuilt, in one transaction on ``con``: all or nothing."""
+def build_on(con, sql_dir: Path, select: list[str] | None = None, stemmer: str | None = "german",
+             warehouse: Path | None = None) -> list[Model]:
+    """Build models, run the data tests touching them and bring the search index up to date
+    (given the ``warehouse`` directory, whose lake files it reads, and a ``stemmer``), in one
+    transaction on ``con``: all or nothing."""
     con.execute("SET enable_progress_bar = false")  # it would interleave with the flow's own output
     con.execute("BEGIN TRANSACTION")
     try:
         models = build_models(con, sql_dir, select)
         built = {m.qualified for m in models}
         run_data_tests(con, sql_dir, None if select is None else built)
-        if fts_stemmer and "marts.articles" in built:
-            from .search import create_index
+        if warehouse and stemmer and {"staging.stg_articles", "marts.articles"} <= _existing(con):
+            from .search import update_index
 
-            create_index(con, stemmer=fts_stemmer)
+            update_index(con, warehouse, stemmer)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -300,10 +302,10 @@ def build_on(con, sql_dir: Path, select: list[str] | None = None, fts_stemmer: s
 
 def build(settings: Settings, select: list[str] | None = None) -> list[Model]:
     """Build every model (or ``select``: those models plus missing dependencies), run the data
-    tests and rebuild the search index, in one transaction."""
+    tests and update the search index, in one transaction."""
     con = connect(settings.db_path, wait_seconds=default_wait_seconds())
     try:
-        return build_on(con, settings.sql_dir, select, settings.extra.get("fts_stemmer", "german"))
+        return build_on(con, settings.sql_dir, select, settings.extra.get("stemmer", "german"), settings.warehouse)
     finally:
         con.close()
 

@@ -1,31 +1,174 @@
-"""Full-text search over ``marts.articles`` (title + body) with DuckDB FTS (BM25, snowball stemmer).
+"""Full-text search over ``marts.articles``: a BM25 index in schema ``search``, updated incrementally.
 
-The extension is LOADed from the ``duckdb-extension-fts`` package: no INSTALL, no network.
+The batch tasks count each article's words on the workers (``many_word_counts``) and keep them in
+the lake's Parquet files (``articles`` columns ``words`` / ``word_counts``; DuckDB's lake table
+leaves them out). The model step reads the files of articles not indexed yet (``meta.lake_files``)
+and adds them: ``search.documents`` (number and length per document), ``search.words`` (each
+distinct word once, with its stem from the Snowball stemmer of DuckDB's ``fts`` extension, LOADed
+from the ``duckdb-extension-fts`` package: no INSTALL, no network) and ``search.postings`` (word
+count per document); rows a rebuild replaced are dropped. The cost of a run follows the articles
+it loaded, not the size of the warehouse. Queries stem their words and score with BM25
+(k1 = 1.2, b = 0.75) over the unique articles of ``marts.articles``:
+``SELECT * FROM search.match('…')``.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .database import connect, fts_extension_path
+import numpy as np
 
-TABLE = "marts.articles"
-INDEX_SCHEMA = "fts_marts_articles"
-_WORD = re.compile(r"\w+")
+from .database import connect, fts_extension_path
+from .fingerprint import _base_powers
+
+WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
+SQL_WORD = r"[\p{L}\p{N}]+"
+
+INDEX_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS search",
+    "CREATE TABLE IF NOT EXISTS search.documents (docno INTEGER, doc_id VARCHAR, run_id VARCHAR, n_words INTEGER)",
+    "CREATE TABLE IF NOT EXISTS search.words (word_id INTEGER, word VARCHAR, term VARCHAR, stemmer VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS search.postings (docno INTEGER, word_id INTEGER, tf INTEGER)",
+    "DROP SCHEMA IF EXISTS fts_marts_articles CASCADE",  # create_fts_index's index, which earlier versions built
+]
+
+# BM25 over the unique articles; df and the average length come from the index at query time.
+MATCH_MACRO = """
+CREATE OR REPLACE MACRO search.match(query) AS TABLE
+WITH terms AS (
+    SELECT DISTINCT stem(w, '{stemmer}') AS term FROM (SELECT unnest(regexp_extract_all(lower(query), '{word}')) AS w)
+),
+words AS (SELECT word_id, term FROM search.words SEMI JOIN terms USING (term)),
+docs AS (SELECT d.docno, d.doc_id, d.n_words FROM search.documents d SEMI JOIN marts.articles a USING (doc_id)),
+stats AS (SELECT count(*) AS n, avg(n_words) AS avgdl FROM docs),
+hits AS (
+    SELECT p.docno, w.term, sum(p.tf) AS tf
+    FROM search.postings p JOIN words w USING (word_id) SEMI JOIN docs USING (docno)
+    GROUP BY ALL
+),
+df AS (SELECT term, count(*) AS df FROM hits GROUP BY term)
+SELECT d.doc_id,
+       sum(ln((s.n - df.df + 0.5) / (df.df + 0.5) + 1)
+           * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * d.n_words / s.avgdl))) AS score
+FROM hits h JOIN df USING (term) JOIN docs d USING (docno) CROSS JOIN stats s
+GROUP BY d.doc_id
+"""
+
+
+def word_counts(*texts: str | None) -> tuple[list[str], list[int]]:
+    """The distinct lower-cased words of the texts and how often each occurs."""
+    counts = Counter(WORD.findall("\n".join(t for t in texts if t).lower()))
+    return list(counts), list(counts.values())
+
+
+_alnum: np.ndarray | None = None
+
+
+def _alnum_table() -> np.ndarray:
+    global _alnum
+    if _alnum is None:  # the characters WORD matches (str.isalnum), by code point
+        _alnum = np.fromiter((chr(c).isalnum() for c in range(0x110000)), dtype=bool, count=0x110000)
+    return _alnum
+
+
+def many_word_counts(texts: list[str], chunk_chars: int = 1 << 18) -> list[tuple[list[str], list[int]]]:
+    """``word_counts`` of each text (words in another order), vectorised with numpy over about
+    ``chunk_chars`` characters at a time: a regex and a Counter per article would cost more
+    than cleaning it."""
+    out: list[tuple[list[str], list[int]]] = []
+    group: list[str] = []
+    size = 0
+    for text in texts:
+        group.append(text.lower())
+        size += len(group[-1]) + 1
+        if size >= chunk_chars:
+            out += _group_word_counts(group)
+            group, size = [], 0
+    return out + (_group_word_counts(group) if group else [])
+
+
+def _group_word_counts(lowered: list[str]) -> list[tuple[list[str], list[int]]]:
+    joined = "\n".join(lowered) + "\n"
+    try:
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # lone surrogates: no code point per character
+        return [word_counts(t) for t in lowered]
+    edges = np.diff(np.concatenate(([0], _alnum_table()[codes].view(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    up, down = _base_powers(len(codes))
+    with np.errstate(over="ignore"):
+        prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((codes + np.uint64(1)) * up)))
+        hashes = (prefix[ends] - prefix[starts]) * down[starts]
+    text_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in lowered])[:-1]))
+    text_of = np.searchsorted(text_starts, starts, side="right") - 1
+    order = np.lexsort((hashes, text_of))
+    t_sorted, h_sorted = text_of[order], hashes[order]
+    first = np.flatnonzero(np.concatenate(([True], (t_sorted[1:] != t_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1]))))
+    counts = np.diff(np.append(first, len(order))).tolist()
+    rep = order[first]
+    word_starts, word_ends = starts[rep].tolist(), ends[rep].tolist()
+    bounds = np.searchsorted(t_sorted[first], np.arange(len(lowered) + 1)).tolist()
+    out = []
+    for i in range(len(lowered)):
+        a, b = bounds[i], bounds[i + 1]
+        out.append(([joined[s:e] for s, e in zip(word_starts[a:b], word_ends[a:b])], counts[a:b]))
+    return out
 
 
 def load_fts(con) -> None:
     con.execute(f"LOAD '{fts_extension_path()}'")
 
 
-def create_index(con, stemmer: str = "german") -> None:
-    """(Re)build the index; part of the caller's transaction."""
+def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
+    """Bring the index up to date with ``staging.stg_articles``, reading the words from the lake
+    files under ``warehouse``; part of the caller's transaction. Returns the documents added and
+    dropped."""
     if not re.fullmatch(r"[a-z]+", stemmer):
         raise ValueError(f"bad stemmer name {stemmer!r}")
     load_fts(con)
-    con.execute(f"PRAGMA create_fts_index('{TABLE}', 'doc_id', 'title', 'body', stemmer='{stemmer}', overwrite=1)")
+    for ddl in INDEX_DDL:
+        con.execute(ddl)
+    # rows a rebuild replaced (same doc_id, another run) or that are gone
+    con.execute("""CREATE OR REPLACE TEMP TABLE search_stale AS
+                   SELECT docno FROM search.documents d
+                   ANTI JOIN staging.stg_articles a ON a.doc_id = d.doc_id AND a.run_id = d.run_id""")
+    dropped = con.execute("SELECT count(*) FROM search_stale").fetchone()[0]
+    if dropped:
+        con.execute("DELETE FROM search.postings WHERE docno IN (SELECT docno FROM search_stale)")
+        con.execute("DELETE FROM search.documents WHERE docno IN (SELECT docno FROM search_stale)")
+    files = [str(Path(warehouse) / p) for (p,) in con.execute(
+        """SELECT DISTINCT lake_path FROM meta.lake_files WHERE table_name = 'articles' AND run_id IN (
+               SELECT DISTINCT run_id FROM staging.stg_articles a
+               ANTI JOIN search.documents d ON a.doc_id = d.doc_id AND a.run_id = d.run_id)
+           ORDER BY lake_path""").fetchall()]
+    added = 0
+    if files:
+        con.execute("""CREATE OR REPLACE TEMP TABLE search_fresh AS
+                       SELECT (SELECT coalesce(max(docno), 0) FROM search.documents) + row_number() OVER () AS docno,
+                              f.doc_id, f.run_id, f.words, f.word_counts
+                       FROM read_parquet(?, union_by_name = true) f
+                       SEMI JOIN staging.stg_articles a ON a.doc_id = f.doc_id AND a.run_id = f.run_id
+                       ANTI JOIN search.documents d ON d.doc_id = f.doc_id AND d.run_id = f.run_id""", [files])
+        added = con.execute("SELECT count(*) FROM search_fresh").fetchone()[0]
+        con.execute("""INSERT INTO search.documents
+                       SELECT docno, doc_id, run_id, coalesce(list_sum(word_counts), 0) FROM search_fresh""")
+        con.execute("""INSERT INTO search.words
+                       SELECT (SELECT coalesce(max(word_id), 0) FROM search.words) + row_number() OVER (),
+                              word, stem(word, $1), $1
+                       FROM (SELECT DISTINCT unnest(words) AS word FROM search_fresh)
+                       ANTI JOIN search.words USING (word)""", [stemmer])
+        con.execute("""INSERT INTO search.postings
+                       SELECT f.docno, w.word_id, f.tf
+                       FROM (SELECT docno, unnest(words) AS word, unnest(word_counts) AS tf FROM search_fresh) f
+                       JOIN search.words w USING (word)""")
+        con.execute("DROP TABLE search_fresh")
+    con.execute("UPDATE search.words SET term = stem(word, $1), stemmer = $1 WHERE stemmer <> $1", [stemmer])
+    con.execute(MATCH_MACRO.format(stemmer=stemmer, word=SQL_WORD))
+    con.execute("DROP TABLE search_stale")
+    return {"added": added, "dropped": dropped}
 
 
 @dataclass(frozen=True)
@@ -37,22 +180,17 @@ class Hit:
 
 
 def _index_stemmer(con) -> str:
-    """The stemmer the index was built with (stored by the extension in its macro)."""
-    sql = con.execute(
-        "SELECT macro_definition FROM duckdb_functions() WHERE schema_name = ? AND function_name = 'match_bm25'",
-        [INDEX_SCHEMA],
-    ).fetchone()
-    m = re.search(r"stem\([^,]+,\s*'(\w+)'", sql[0] if sql else "")
-    return m.group(1) if m else "german"
+    row = con.execute("SELECT any_value(stemmer) FROM search.words").fetchone()
+    return row[0] if row and row[0] else "german"
 
 
 def snippet(con, text: str, query: str, stemmer: str, width: int = 160) -> str:
     """About ``width`` characters of ``text`` around the first word whose stem matches a query term."""
     text = " ".join((text or "").split())
-    terms = {t.lower() for t in _WORD.findall(query)}
+    terms = {t.lower() for t in WORD.findall(query)}
     if not text or not terms:
         return text[:width]
-    words = list(_WORD.finditer(text))
+    words = list(WORD.finditer(text))
     stems = con.execute(
         "SELECT list_transform(?::VARCHAR[], w -> stem(lower(w), ?)), list_transform(?::VARCHAR[], w -> stem(w, ?))",
         [[w.group() for w in words], stemmer, sorted(terms), stemmer],
@@ -71,16 +209,14 @@ def search(con, query: str, limit: int = 10) -> list[Hit]:
     """The best ``limit`` articles for ``query`` by BM25 over title and body."""
     load_fts(con)
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE schema_name = ? AND function_name = 'match_bm25'", [INDEX_SCHEMA]
+        "SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'search' AND function_name = 'match'"
     ).fetchone()[0]
     if not exists:
-        raise RuntimeError(f"no full-text index on {TABLE} (run `news-etl run` first)")
+        raise RuntimeError("no search index in this warehouse (run `news-etl run` first)")
     rows = con.execute(
-        f"""
-        SELECT score, doc_id, title, body FROM (
-            SELECT {INDEX_SCHEMA}.match_bm25(doc_id, ?) AS score, doc_id, title, body FROM {TABLE}
-        ) WHERE score IS NOT NULL ORDER BY score DESC, doc_id LIMIT ?
-        """,
+        """SELECT m.score, a.doc_id, a.title, a.body
+           FROM search.match(?) m JOIN marts.articles a USING (doc_id)
+           ORDER BY m.score DESC, a.doc_id LIMIT ?""",
         [query, limit],
     ).fetchall()
     stemmer = _index_stemmer(con)

@@ -38,7 +38,6 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("credits", STRINGS),
         ("captions", STRINGS),
         ("tags", STRINGS),
-        ("paragraphs", STRINGS),
         ("body", pa.large_string()),
         ("language", pa.string()),
         ("n_words", pa.int32()),
@@ -46,6 +45,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("n_boilerplate_lines", pa.int32()),
         ("body_hash", pa.string()),
         ("minhash", pa.list_(pa.int64())),
+        ("words", STRINGS),
+        ("word_counts", pa.list_(pa.int32())),
         ("published", TS),
         ("run_id", pa.string()),
         ("ingested_at", TS),
@@ -85,6 +86,9 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
 }
 LAKE_TABLES = ("documents", "articles", "boilerplate", "quarantine")
+# Kept in the lake's Parquet files only, not in DuckDB's lake tables: the search index reads them
+# from the files of the runs it has not indexed yet (tasks/search.py).
+FILE_ONLY_COLUMNS = {"articles": ("words", "word_counts")}
 
 
 def to_table(name: str, rows: list[dict]) -> pa.Table:

@@ -8,7 +8,7 @@ import duckdb
 
 from .conftest import REPO, SEEDS
 
-ARTICLE_COLUMNS = "doc_id, title, subtitle, byline, credits, captions, tags, paragraphs, body, language, body_hash"
+ARTICLE_COLUMNS = "doc_id, title, subtitle, byline, credits, captions, tags, body, language, body_hash, minhash"
 
 
 def contents(warehouse) -> dict:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -27,13 +28,16 @@ CREDITED = {"Interfax", "Reuters", "KCNA", "Euro News", "Euractiv"}
 
 @pytest.fixture
 def lake_con(seeds_warehouse, tmp_path):
-    """A fresh warehouse database holding a copy of the seeds lake and meta.runs, no models yet."""
+    """A fresh warehouse in tmp_path holding a copy of the seeds lake (tables and files),
+    meta.runs and meta.lake_files, no models yet."""
+    shutil.copytree(seeds_warehouse / "lake", tmp_path / "lake")
     con = duckdb.connect(str(tmp_path / "news.duckdb"))
     ensure_tables(con)
     con.execute(f"ATTACH '{seeds_warehouse / 'news.duckdb'}' AS seeds (READ_ONLY)")
     for table in LAKE_TABLES:
         con.execute(f"INSERT INTO lake.{table} BY NAME SELECT * FROM seeds.lake.{table}")
     con.execute("INSERT INTO meta.runs BY NAME SELECT * FROM seeds.meta.runs")
+    con.execute("INSERT INTO meta.lake_files BY NAME SELECT * FROM seeds.meta.lake_files")
     con.execute("DETACH seeds")
     yield con
     con.close()
@@ -79,7 +83,7 @@ def test_new_mart_reading_another_mart_builds_in_order_without_code_change(lake_
     """)
     order = [m.qualified for m in discover_models(sql_copy)]
     assert order.index("marts.a_source_share") > order.index("marts.sources") > order.index("marts.articles")
-    build_on(lake_con, sql_copy, fts_stemmer=None)
+    build_on(lake_con, sql_copy, stemmer=None)
     shares = dict(lake_con.sql("select source, share from marts.a_source_share").fetchall())
     assert set(shares) == CREDITED and all(v == pytest.approx(0.2) for v in shares.values())
 
@@ -171,11 +175,11 @@ def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_cop
 def test_built_in_data_tests_catch_bad_data(lake_con, corrupt, failing):
     lake_con.execute(corrupt.replace("$doc", "?"), [_doc_id_of_seed(lake_con, "001")])
     with pytest.raises(DataTestFailure) as err:
-        build_on(lake_con, SQL, fts_stemmer=None)
+        build_on(lake_con, SQL, stemmer=None)
     failed = re.findall(r"^data test (\w+) failed", str(err.value), flags=re.M)
     assert failed == failing
     if "articles_no_boilerplate" in failing:
-        assert r"pattern=\[Anzeige_\d+\]" in str(err.value)
+        assert "field=body, context=[Anzeige_7]" in str(err.value)
 
 
 # --- marts on the seeds --------------------------------------------------------------------------
@@ -205,7 +209,7 @@ def test_sources_merge_spelling_variants_and_byline_credits(lake_con):
     lake_con.execute("UPDATE lake.articles SET credits = ['EuroNews'], byline = 'Anna Muster, dpa/AFP' WHERE doc_id = ?",
                      [_doc_id_of_seed(lake_con, "001")])
     lake_con.execute("UPDATE lake.articles SET byline = 'Max Muster (Laut euro-news)' WHERE doc_id = ?", [doc])
-    build_on(lake_con, SQL, fts_stemmer=None)
+    build_on(lake_con, SQL, stemmer=None)
     rows = {r[0]: r[1:] for r in lake_con.sql("select source, articles, spellings from marts.sources").fetchall()}
     assert rows["Euro News"] == (2, ["Euro News", "EuroNews", "euro-news"])
     assert rows["dpa"][0] == rows["AFP"][0] == 1
@@ -274,6 +278,110 @@ def test_search_stems_german_words(seeds_warehouse):
     hits = search_warehouse(seeds_warehouse, "Beziehung", limit=5)
     assert hits and any("Beziehungen" in (h.title or "") for h in hits)
     assert not search_warehouse(seeds_warehouse, "Quantenchromodynamik")
+
+
+def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
+    from tasks.batch import _rules
+    from tasks.clean import clean
+
+    rows = seeds_db.execute("""SELECT d.raw_text, a.paragraphs, a.n_paragraphs FROM staging.stg_articles a
+                               JOIN staging.stg_documents d USING (doc_id)""").fetchall()
+    assert len(rows) == 5
+    for raw, paragraphs, n in rows:
+        assert len(paragraphs) == n
+        assert paragraphs == clean(raw, _rules(())).paragraphs
+
+
+def test_word_counts_lowercases_and_counts_words_of_title_and_body():
+    from tasks.search import word_counts
+
+    words, counts = word_counts("Peskow: Kreml", "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.")
+    assert dict(zip(words, counts)) == {"peskow": 2, "kreml": 2, "der": 1, "moskau": 1, "sagt": 2, "2": 1, "2024": 1}
+    assert word_counts(None, "") == ([], [])
+
+
+def _search(con, query: str) -> list[tuple[str, float]]:
+    return con.execute("SELECT doc_id, score FROM search.match(?) ORDER BY score DESC, doc_id", [query]).fetchall()
+
+
+def _index_words(con, warehouse: Path, doc_id: str, title: str, body: str) -> None:
+    """Write the lake file the index reads an article's words from, as a run would."""
+    from tasks.search import word_counts
+
+    run_id = con.execute("SELECT run_id FROM lake.articles WHERE doc_id = ?", [doc_id]).fetchone()[0]
+    words, counts = word_counts(title, body)
+    rel = f"lake/articles/ingest_date=2026-01-01/part-{doc_id}-{run_id}.parquet"
+    (warehouse / rel).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"doc_id": [doc_id], "run_id": [run_id], "words": [words], "word_counts": [counts]}),
+                   warehouse / rel)
+    con.execute("INSERT INTO meta.lake_files VALUES (?, 'articles', '', ?, 1)", [run_id, rel])
+
+
+def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_path):
+    """A second build indexes only the new article; exact copies are not hits twice; more
+    occurrences of a rare word rank higher; a rebuilt article replaces its index rows."""
+    from tasks.search import update_index
+
+    build_on(lake_con, SQL, warehouse=tmp_path)
+    n_postings = lake_con.execute("SELECT count(*) FROM search.postings").fetchone()[0]
+    assert lake_con.execute("SELECT count(*) FROM search.documents").fetchone()[0] == 5
+    peskow = {r[0] for r in _search(lake_con, "Peskow")}
+    assert len(peskow) == 3
+
+    seed = _doc_id_of_seed(lake_con, "000")
+    body = "Peskow Peskow Peskow. Der Kremlsprecher Peskow sagte nichts."
+    _copy_article(lake_con, seed, "new-article", body)
+    lake_con.execute("UPDATE lake.articles SET run_id = 'run-2', title = 'Titel' WHERE doc_id = 'new-article'")
+    _index_words(lake_con, tmp_path, "new-article", "Titel", body)
+    _copy_article(lake_con, seed, "exact-copy")  # same body as seed 000: not a unique article
+    lake_con.execute("UPDATE lake.articles SET run_id = 'run-2' WHERE doc_id = 'exact-copy'")
+    _index_words(lake_con, tmp_path, "exact-copy", "x", "Peskow")
+    build_on(lake_con, SQL, warehouse=tmp_path)
+    assert lake_con.execute("SELECT count(*) FROM search.postings").fetchone()[0] > n_postings
+    ranked = _search(lake_con, "peskow")
+    assert ranked[0][0] == "new-article"
+    assert {d for d, _ in ranked} == peskow | {"new-article"}
+
+    # a rebuild gives the article another run_id: its old index rows go, the new ones come
+    lake_con.execute("UPDATE lake.articles SET run_id = 'rebuild' WHERE doc_id = 'new-article'")
+    _index_words(lake_con, tmp_path, "new-article", "Titel", "Quark")
+    lake_con.execute("BEGIN")
+    assert update_index(lake_con, tmp_path) == {"added": 1, "dropped": 1}
+    assert update_index(lake_con, tmp_path) == {"added": 0, "dropped": 0}
+    lake_con.execute("COMMIT")
+    assert "new-article" not in {d for d, _ in _search(lake_con, "peskow")}
+    assert _search(lake_con, "Quark")[0][0] == "new-article"
+    assert lake_con.execute("SELECT count(*) FROM search.documents").fetchone()[0] == 7
+    assert lake_con.execute("SELECT count(*) - count(DISTINCT (docno, word_id)) FROM search.postings").fetchone()[0] == 0
+    assert lake_con.execute("SELECT count(*) - count(DISTINCT word) FROM search.words").fetchone()[0] == 0
+
+
+def test_search_index_follows_a_new_stemmer(lake_con, tmp_path):
+    from tasks.search import update_index
+
+    build_on(lake_con, SQL, warehouse=tmp_path)
+    lake_con.execute("BEGIN")
+    assert update_index(lake_con, tmp_path, "english") == {"added": 0, "dropped": 0}
+    lake_con.execute("COMMIT")
+    assert lake_con.execute("SELECT list(DISTINCT stemmer) FROM search.words").fetchone()[0] == ["english"]
+    assert lake_con.execute("SELECT term FROM search.words WHERE word = 'beziehungen'").fetchone()[0] == "beziehungen"
+    with pytest.raises(ValueError):
+        update_index(lake_con, tmp_path, "german'; DROP TABLE x; --")
+
+
+def test_lake_files_keep_the_words_duckdb_leaves_out(seeds_warehouse, seeds_db):
+    files = list((seeds_warehouse / "lake" / "articles").rglob("*.parquet"))
+    table = pa.concat_tables(pq.read_table(f) for f in files)
+    assert {"words", "word_counts"} <= set(table.column_names)
+    assert all(len(w) == len(c) > 0 for w, c in zip(table["words"].to_pylist(), table["word_counts"].to_pylist()))
+    columns = {r[0] for r in seeds_db.execute("DESCRIBE lake.articles").fetchall()}
+    assert not {"words", "word_counts"} & columns
+
+
+def test_sql_command_can_call_the_search_macro(seeds_warehouse):
+    res = _cli("sql", "--warehouse", str(seeds_warehouse), "SELECT count(*) AS n FROM search.match('Peskow')")
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"\b3\b", res.stdout)
 
 
 def test_cli_models_lists_models_with_rows_and_dependencies(seeds_warehouse):

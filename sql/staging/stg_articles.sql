@@ -9,7 +9,7 @@
 -- column credits: agencies and outlets credited in the text (e.g. `Reuters`, `Euro News`).
 -- column captions: photo captions moved out of the body.
 -- column tags: tags / section labels found in the text.
--- column paragraphs: body paragraphs in order.
+-- column paragraphs: body paragraphs in order (the body split at blank lines; the lake stores the body only).
 -- column body: paragraphs joined by blank lines; what search and analyses read.
 -- column language: ISO 639-1 language code detected on the body.
 -- column n_words: words in the body.
@@ -33,7 +33,7 @@ select
     credits,
     captions,
     tags,
-    paragraphs,
+    CASE WHEN body = '' THEN []::VARCHAR[] ELSE string_split(body, chr(10) || chr(10)) END AS paragraphs,
     body,
     language,
     n_words,
