@@ -102,20 +102,22 @@ def _group_word_counts(lowered: list[str]) -> list[tuple[list[str], list[int]]]:
     with np.errstate(over="ignore"):
         prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((codes + np.uint64(1)) * up)))
         hashes = (prefix[ends] - prefix[starts]) * down[starts]
+    if not len(starts):
+        return [([], []) for _ in lowered]
     text_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in lowered])[:-1]))
     text_of = np.searchsorted(text_starts, starts, side="right") - 1
     order = np.lexsort((hashes, text_of))
     t_sorted, h_sorted = text_of[order], hashes[order]
     first = np.flatnonzero(np.concatenate(([True], (t_sorted[1:] != t_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1]))))
     counts = np.diff(np.append(first, len(order))).tolist()
-    rep = order[first]
-    word_starts, word_ends = starts[rep].tolist(), ends[rep].tolist()
+    # each distinct word of the group sliced out once, then shared by the texts that hold it
+    vocab_hashes, vocab_of = np.unique(h_sorted[first], return_inverse=True)
+    sample = np.empty(len(vocab_hashes), dtype=np.int64)
+    sample[vocab_of] = order[first]
+    vocab = [joined[s:e] for s, e in zip(starts[sample].tolist(), ends[sample].tolist())]
+    words = [vocab[i] for i in vocab_of.tolist()]
     bounds = np.searchsorted(t_sorted[first], np.arange(len(lowered) + 1)).tolist()
-    out = []
-    for i in range(len(lowered)):
-        a, b = bounds[i], bounds[i + 1]
-        out.append(([joined[s:e] for s, e in zip(word_starts[a:b], word_ends[a:b])], counts[a:b]))
-    return out
+    return [(words[a:b], counts[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def load_fts(con) -> None:

@@ -300,6 +300,30 @@ def test_word_counts_lowercases_and_counts_words_of_title_and_body():
     assert word_counts(None, "") == ([], [])
 
 
+def test_minhashes_of_a_chunk_equal_minhash_text_by_text():
+    from tasks.fingerprint import minhashes
+
+    texts = ["", "eins zwei drei vier", "eins zwei drei vier fünf", "Ünïcödé wörter hier und da und dort",
+             " ".join(f"wort{i}" for i in range(300))] * 2
+    single = [minhash(t) for t in texts]
+    assert single[0] is None and single[1] is None and single[2] is not None
+    assert sum(v is not None for v in single[4]) > 50
+    for chunk_bytes in (1, 30, 1 << 20):
+        assert minhashes(texts, chunk_bytes=chunk_bytes) == single
+
+
+def test_many_word_counts_equals_word_counts_text_by_text():
+    from tasks.search import many_word_counts, word_counts
+
+    texts = ["", "Peskow: Kreml", "Straße STRASSE İstanbul ǅemal ﬁx 𝔘𝔫𝔦 ½ ² a_b", "a a a", "", "\ud800 x y",
+             "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.\n\nZweiter Absatz – „Zitat“ «Kreml»."] * 3
+    for chunk_chars in (8, 40, 1 << 18):
+        got = many_word_counts(texts, chunk_chars=chunk_chars)
+        assert [dict(zip(*g)) for g in got] == [dict(zip(*word_counts(t))) for t in texts]
+        assert all(len(w) == len(set(w)) for w, _ in got)
+    assert many_word_counts(["", " ,"]) == [([], []), ([], [])]
+
+
 def _search(con, query: str) -> list[tuple[str, float]]:
     return con.execute("SELECT doc_id, score FROM search.match(?) ORDER BY score DESC, doc_id", [query]).fetchall()
 

@@ -19,17 +19,22 @@
 -- column first_seen: when the first copy was ingested (UTC).
 -- column last_seen: when the latest copy was ingested (UTC).
 -- column ingest_date: lake partition date of the first copy.
-with ranked as (
+with copies as (
+    -- group by the narrow columns only; the wide ones (body, lists) are fetched for the first copy
     select
-        *,
-        row_number() over copies as copy_no,
-        count(*) over copies as n_copies,
-        min(published_at) over copies as first_published_at,
-        min(ingested_at) over copies as first_seen,
-        max(ingested_at) over copies as last_seen
+        body_hash,
+        arg_min(doc_id, (ingested_at, doc_id)) as doc_id,
+        count(*) as n_copies,
+        min(published_at) as first_published_at,
+        min(ingested_at) as first_seen,
+        max(ingested_at) as last_seen
     from staging.stg_articles
-    window copies as (partition by body_hash order by ingested_at, doc_id
-                      rows between unbounded preceding and unbounded following)
+    group by body_hash
+),
+ranked as (
+    select a.*, c.n_copies, c.first_published_at, c.first_seen, c.last_seen
+    from copies c
+    join staging.stg_articles a on a.doc_id = c.doc_id
 )
 select
     doc_id,
@@ -53,4 +58,3 @@ select
     last_seen,
     ingest_date
 from ranked
-where copy_no = 1
