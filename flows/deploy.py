@@ -47,19 +47,16 @@ def build_deployment(
     from prefect.client.schemas.schedules import CronSchedule
     from pydantic import ValidationError
 
-    from flows.etl import etl, task_runner_for
+    from flows.etl import etl
 
     try:
         CronSchedule(cron=cron)
     except ValidationError:
         raise ValueError(f"invalid cron schedule {cron!r} (five fields, e.g. '0 * * * *')") from None
-    # Served runs execute this flow object, task runner included (like `news-etl run`: CPU-count processes).
-    # `prefect flow-run execute` loads the plain `etl` from its entrypoint instead.
-    flow = etl.with_options(task_runner=task_runner_for(workers))
-    return flow.to_deployment(
+    return etl.to_deployment(
         name=name,
         cron=cron,
-        parameters=etl_parameters(inputs, warehouse, **params),
+        parameters=etl_parameters(inputs, warehouse, workers=workers, **params),
         description=f"news-etl on {', '.join(inputs)} into {warehouse}, cron {cron!r}",
         tags=["news-etl"],
     )

@@ -57,10 +57,29 @@ def _progress(total: int, enabled: bool):
         yield lambda n=1: bar.advance(task_id, n)
 
 
+@flow(name="process-batches", log_prints=False)
+def process_batches(batches: list[str], kept: list[str], settings: Settings, run_id: str, started_at: datetime,
+                    progress: bool = False) -> list[dict]:
+    """The batch tasks, on this flow's task runner (processes or a Dask cluster); the pool ends with
+    this flow, so its workers' memory is given back before the load and the models."""
+    futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
+    if kept:
+        batch_nos = range(len(batches), len(batches) + len(kept))
+        futures += reclean_batch.map(kept, unmapped(settings), unmapped(run_id), batch_nos, unmapped(started_at))
+    results = []
+    with _progress(len(futures), progress and sys.stderr.isatty()) as advance:
+        for fut in as_completed(futures):
+            results.append(fut.result())
+            advance()
+    return results
+
+
 @flow(name="etl", log_prints=False)
 def etl(
     inputs: list[str],
     warehouse: str = "warehouse",
+    workers: int | None = None,
+    dask_address: str | None = None,
     batch_docs: int = 2000,
     batch_bytes: int = 32 * 1024 * 1024,
     max_doc_bytes: int = 20 * 1024 * 1024,
@@ -72,6 +91,9 @@ def etl(
     progress: bool = False,
 ) -> dict:
     """Clean new raw news documents from ``inputs`` into the warehouse at ``warehouse``.
+
+    The batch tasks run in ``workers`` processes (default: the machine's cores) or on the Dask
+    cluster at ``dask_address``.
 
     With ``full_refresh`` the raw documents the lake keeps are cleaned again too (after the rules
     changed), replacing every article and boilerplate row; inputs already seen are not re-read.
@@ -108,18 +130,13 @@ def etl(
             crash_point("after_plan")
         batches = plan["batches"]
 
-        results = []
         with timer.step("process"):
-            futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
-            if kept:
-                batch_nos = range(len(batches), len(batches) + len(kept))
-                futures += reclean_batch.map(kept, unmapped(settings), unmapped(run_id), batch_nos, unmapped(started_at))
-            with _progress(len(futures), progress and sys.stderr.isatty()) as advance:
-                for fut in as_completed(futures):
-                    results.append(fut.result())
-                    advance()
+            results = []
+            if batches or kept:
+                runner = task_runner_for(workers, dask_address)
+                results = process_batches.with_options(task_runner=runner)(batches, kept, settings, run_id, started_at, progress)
             if plan["rejected"]:
-                results.append(stage_rejected(settings, run_id, len(futures), plan["rejected"], started_at))
+                results.append(stage_rejected(settings, run_id, len(batches) + len(kept), plan["rejected"], started_at))
         results.sort(key=lambda r: r["batch_no"])
 
         run_row = {
@@ -154,7 +171,7 @@ def etl(
         "warehouse": str(settings.warehouse),
         "inputs_found": plan["found"],
         "inputs_unchanged": plan["unchanged"],
-        "batches": len(futures),
+        "batches": len(batches) + len(kept),
         "recleaned_documents": sum(r["documents"] for r in results if "ingest_date" in r),
         "documents_in": run_row["documents_in"],
         "articles_out": loaded["counts"]["articles"],
@@ -207,5 +224,4 @@ def task_runner_for(workers: int | None = None, dask_address: str | None = None)
 
 
 def run_etl(inputs: list[str], warehouse: str, workers: int | None = None, dask_address: str | None = None, **params) -> dict:
-    runner = task_runner_for(workers, dask_address)
-    return etl.with_options(task_runner=runner)(inputs=[str(p) for p in inputs], warehouse=str(warehouse), **params)
+    return etl(inputs=[str(p) for p in inputs], warehouse=str(warehouse), workers=workers, dask_address=dask_address, **params)

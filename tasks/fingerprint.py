@@ -58,7 +58,7 @@ def minhash(text: str) -> list[int | None] | None:
     return minhashes([text])[0]
 
 
-def minhashes(texts: list[str], chunk_bytes: int = 1 << 20) -> list[list[int | None] | None]:
+def minhashes(texts: list[str], chunk_bytes: int = 1 << 18) -> list[list[int | None] | None]:
     """``minhash`` of many texts, vectorised over about ``chunk_bytes`` of text at a time (numpy's
     per-call cost would otherwise dominate at a few KB per article)."""
     out: list[list[int | None] | None] = []

@@ -20,41 +20,40 @@
 -- column last_seen: when the latest copy was ingested (UTC).
 -- column ingest_date: lake partition date of the first copy.
 with copies as (
-    -- group by the narrow columns only; the wide ones (body, lists) are fetched for the first copy
+    -- rank the copies on narrow columns only (a sort that spills to disk when it must), then
+    -- fetch the wide ones (body, lists) for the first copy alone, joined on a compact key
     select
-        body_hash,
-        arg_min(doc_id, (ingested_at, doc_id)) as doc_id,
-        count(*) as n_copies,
-        min(published_at) as first_published_at,
-        min(ingested_at) as first_seen,
-        max(ingested_at) as last_seen
+        lake_rowid,
+        row_number() over copies as copy_no,
+        count(*) over copies as n_copies,
+        min(published_at) over copies as first_published_at,
+        min(ingested_at) over copies as first_seen,
+        max(ingested_at) over copies as last_seen
     from staging.stg_articles
-    group by body_hash
-),
-ranked as (
-    select a.*, c.n_copies, c.first_published_at, c.first_seen, c.last_seen
-    from copies c
-    join staging.stg_articles a on a.doc_id = c.doc_id
+    window copies as (partition by body_hash order by ingested_at, doc_id
+                      rows between unbounded preceding and unbounded following)
 )
 select
-    doc_id,
-    source_name,
-    url,
-    title,
-    subtitle,
-    byline,
-    credits,
-    captions,
-    tags,
-    body,
-    language,
-    n_words,
-    n_paragraphs,
-    n_boilerplate_lines,
-    body_hash,
-    first_published_at as published_at,
-    n_copies,
-    first_seen,
-    last_seen,
-    ingest_date
-from ranked
+    a.doc_id,
+    a.source_name,
+    a.url,
+    a.title,
+    a.subtitle,
+    a.byline,
+    a.credits,
+    a.captions,
+    a.tags,
+    a.body,
+    a.language,
+    a.n_words,
+    a.n_paragraphs,
+    a.n_boilerplate_lines,
+    a.body_hash,
+    c.first_published_at as published_at,
+    c.n_copies,
+    c.first_seen,
+    c.last_seen,
+    a.ingest_date
+from copies c
+join staging.stg_articles a on a.lake_rowid = c.lake_rowid
+where c.copy_no = 1

@@ -22,6 +22,8 @@
 -- column ingest_date: lake partition date (UTC).
 -- column run_id: the run that loaded the article.
 -- column pipeline_version: version of the cleaning code and rules that produced the row.
+-- column lake_rowid: DuckDB's row id of the row in `lake.articles`: a compact join key within one query
+--   (joins on 64-character doc_ids need several times the memory at a million rows), not an identifier to keep.
 select
     doc_id,
     source_uri,
@@ -45,5 +47,6 @@ select
     ingested_at,
     ingest_date,
     run_id,
-    pipeline_version
+    pipeline_version,
+    rowid AS lake_rowid
 from lake.articles
