@@ -130,7 +130,7 @@ def run_pipeline(inputs: Path, warehouse: Path, workers: int, env: dict) -> dict
                 peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
             except psutil.Error:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.5)  # walking the process tree costs CPU the run would otherwise have
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
