@@ -22,7 +22,7 @@ _WORD_BYTE[0x80:] = True
 _powers: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+def base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """BASE**i and BASE**-i modulo 2**64 for i < n (cached, grown as needed)."""
     global _powers
     if _powers is None or len(_powers[0]) < n:
@@ -40,16 +40,10 @@ def _word_hashes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     wherever they stand."""
     edges = np.diff(np.concatenate(([0], _WORD_BYTE[data].view(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    up, down = _base_powers(len(data))
+    up, down = base_powers(len(data))
     with np.errstate(over="ignore"):
         prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((data + np.uint64(1)) * up)))
         return starts, (prefix[ends] - prefix[starts]) * down[starts]
-
-
-def word_hashes(text: str) -> np.ndarray:
-    """A 64-bit hash per word of the lower-cased text."""
-    data = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
-    return _word_hashes(data)[1] if len(data) else np.empty(0, dtype=np.uint64)
 
 
 def minhash(text: str) -> list[int | None] | None:

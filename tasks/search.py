@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .database import connect, fts_extension_path
-from .fingerprint import _base_powers
+from .fingerprint import base_powers
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
 SQL_WORD = r"[\p{L}\p{N}]+"
@@ -98,7 +98,7 @@ def _group_word_counts(lowered: list[str]) -> list[tuple[list[str], list[int]]]:
         return [word_counts(t) for t in lowered]
     edges = np.diff(np.concatenate(([0], _alnum_table()[codes].view(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    up, down = _base_powers(len(codes))
+    up, down = base_powers(len(codes))
     with np.errstate(over="ignore"):
         prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((codes + np.uint64(1)) * up)))
         hashes = (prefix[ends] - prefix[starts]) * down[starts]
