@@ -22,7 +22,7 @@ _WORD_BYTE[0x80:] = True
 _powers: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+def _base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """BASE**i and BASE**-i modulo 2**64 for i < n (cached, grown as needed)."""
     global _powers
     if _powers is None or len(_powers[0]) < n:
@@ -35,15 +35,15 @@ def base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _powers[0][:n], _powers[1][:n]
 
 
-def _word_hashes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start offsets and 64-bit hashes of the words in UTF-8 bytes; equal words hash equally
-    wherever they stand."""
-    edges = np.diff(np.concatenate(([0], _WORD_BYTE[data].view(np.int8), [0])))
+def word_spans(data: np.ndarray, is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starts, ends and 64-bit hashes of the words in ``data`` (bytes or code points), a word being
+    a run of units for which ``is_word[unit]`` holds; equal words hash equally wherever they stand."""
+    edges = np.diff(np.concatenate(([0], is_word[data].view(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    up, down = base_powers(len(data))
+    up, down = _base_powers(len(data))
     with np.errstate(over="ignore"):
         prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((data + np.uint64(1)) * up)))
-        return starts, (prefix[ends] - prefix[starts]) * down[starts]
+        return starts, ends, (prefix[ends] - prefix[starts]) * down[starts]
 
 
 def minhash(text: str) -> list[int | None] | None:
@@ -72,7 +72,7 @@ def _minhash_group(encoded: list[bytes]) -> list[list[int | None] | None]:
     data = np.frombuffer(b"\n".join(encoded) + b"\n", dtype=np.uint8)
     lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
     text_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    starts, words = _word_hashes(data)
+    starts, _, words = word_spans(data, _WORD_BYTE)
     text_of = np.searchsorted(text_starts, starts, side="right") - 1
     n = len(words) - SHINGLE + 1
     result: list[list[int | None] | None] = [None] * len(encoded)

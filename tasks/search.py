@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .database import connect, fts_extension_path
-from .fingerprint import base_powers
+from .fingerprint import word_spans
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
 SQL_WORD = r"[\p{L}\p{N}]+"
@@ -96,12 +96,7 @@ def _group_word_counts(lowered: list[str]) -> list[tuple[list[str], list[int]]]:
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # lone surrogates: no code point per character
         return [word_counts(t) for t in lowered]
-    edges = np.diff(np.concatenate(([0], _alnum_table()[codes].view(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    up, down = base_powers(len(codes))
-    with np.errstate(over="ignore"):
-        prefix = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum((codes + np.uint64(1)) * up)))
-        hashes = (prefix[ends] - prefix[starts]) * down[starts]
+    starts, ends, hashes = word_spans(codes, _alnum_table())
     if not len(starts):
         return [([], []) for _ in lowered]
     text_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in lowered])[:-1]))
@@ -133,18 +128,22 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
     load_fts(con)
     for ddl in INDEX_DDL:
         con.execute(ddl)
-    # rows a rebuild replaced (same doc_id, another run) or that are gone
-    con.execute("""CREATE OR REPLACE TEMP TABLE search_stale AS
-                   SELECT docno FROM search.documents d
-                   ANTI JOIN staging.stg_articles a ON a.doc_id = d.doc_id AND a.run_id = d.run_id""")
-    dropped = con.execute("SELECT count(*) FROM search_stale").fetchone()[0]
+    # one comparison of the index with the articles: rows a rebuild replaced (same doc_id, another
+    # run) or that are gone, and the runs whose articles are not indexed yet
+    con.execute("""CREATE OR REPLACE TEMP TABLE search_diff AS
+                   SELECT d.docno, a.doc_id, a.run_id
+                   FROM search.documents d
+                   FULL JOIN (SELECT doc_id, run_id FROM staging.stg_articles) a
+                        ON a.doc_id = d.doc_id AND a.run_id = d.run_id
+                   WHERE d.docno IS NULL OR a.doc_id IS NULL""")
+    dropped = con.execute("SELECT count(*) FROM search_diff WHERE docno IS NOT NULL").fetchone()[0]
     if dropped:
-        con.execute("DELETE FROM search.postings WHERE docno IN (SELECT docno FROM search_stale)")
-        con.execute("DELETE FROM search.documents WHERE docno IN (SELECT docno FROM search_stale)")
+        stale = "SELECT docno FROM search_diff WHERE docno IS NOT NULL"
+        con.execute(f"DELETE FROM search.postings WHERE docno IN ({stale})")
+        con.execute(f"DELETE FROM search.documents WHERE docno IN ({stale})")
     files = [str(Path(warehouse) / p) for (p,) in con.execute(
-        """SELECT DISTINCT lake_path FROM meta.lake_files WHERE table_name = 'articles' AND run_id IN (
-               SELECT DISTINCT run_id FROM staging.stg_articles a
-               ANTI JOIN search.documents d ON a.doc_id = d.doc_id AND a.run_id = d.run_id)
+        """SELECT DISTINCT lake_path FROM meta.lake_files WHERE table_name = 'articles'
+           AND run_id IN (SELECT run_id FROM search_diff WHERE docno IS NULL)
            ORDER BY lake_path""").fetchall()]
     added = 0
     if files:
@@ -152,8 +151,8 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
                        SELECT (SELECT coalesce(max(docno), 0) FROM search.documents) + row_number() OVER () AS docno,
                               f.doc_id, f.run_id, f.words, f.word_counts
                        FROM read_parquet(?, union_by_name = true) f
-                       SEMI JOIN staging.stg_articles a ON a.doc_id = f.doc_id AND a.run_id = f.run_id
-                       ANTI JOIN search.documents d ON d.doc_id = f.doc_id AND d.run_id = f.run_id""", [files])
+                       SEMI JOIN (SELECT doc_id, run_id FROM search_diff WHERE docno IS NULL) n
+                            ON n.doc_id = f.doc_id AND n.run_id = f.run_id""", [files])
         added = con.execute("SELECT count(*) FROM search_fresh").fetchone()[0]
         con.execute("""INSERT INTO search.documents
                        SELECT docno, doc_id, run_id, coalesce(list_sum(word_counts), 0) FROM search_fresh""")
@@ -169,7 +168,7 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
         con.execute("DROP TABLE search_fresh")
     con.execute("UPDATE search.words SET term = stem(word, $1), stemmer = $1 WHERE stemmer <> $1", [stemmer])
     con.execute(MATCH_MACRO.format(stemmer=stemmer, word=SQL_WORD))
-    con.execute("DROP TABLE search_stale")
+    con.execute("DROP TABLE search_diff")
     return {"added": added, "dropped": dropped}
 
 
