@@ -40,3 +40,20 @@ def test_jsonl_corpus_and_floor(tmp_path):
     assert meta["docs"] == 25 and len(list((tmp_path / "c" / "jsonl").glob("*.jsonl"))) == 3
     assert measure_floor(tmp_path / "c", "jsonl", tmp_path / "floor", chunk=10) > 0
     assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "floor").glob("*.parquet")) == 25
+
+
+def test_batch_profile_reports_every_stage_per_document():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    res = subprocess.run([sys.executable, "-m", "bench.batch_profile", "--docs", "40", "--batch-docs", "20"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("40 documents")
+    stages = {line.rsplit(None, 2)[0].strip(): float(line.split()[-2]) for line in lines[1:]}
+    assert set(stages) == {"extract + normalize", "clean", "MinHash", "word counts", "Parquet rows",
+                           "Parquet write", "rest (read, rows)"}
+    assert stages["clean"] > 0 and stages["word counts"] > 0

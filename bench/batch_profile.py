@@ -1,0 +1,73 @@
+"""Where a batch task's time goes, per document, on one core: read + extract, clean, MinHash,
+word counts, Parquet rows and writes, the rest (reading files, staging rows).
+
+    python -m bench.batch_profile [--docs 4000] [--batch-docs 2000]
+
+Runs the real ``process_files`` on a generated seed-style corpus (``bench/generate.py``, in a
+temporary directory), once to warm up (rule regexes, language model) and once timed, with a
+timer around each stage's function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import tasks.batch as batch
+from bench.generate import generate
+from tasks.discover import walk
+from tasks.settings import Settings
+
+STAGES = {  # function in tasks.batch -> stage
+    "extract_document": "extract + normalize",
+    "clean": "clean",
+    "minhashes": "MinHash",
+    "many_word_counts": "word counts",
+    "to_table": "Parquet rows",
+    "write_parquet_atomic": "Parquet write",
+}
+
+
+def _timed(seconds: Counter, name: str, fn):
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            seconds[name] += time.perf_counter() - started
+    return wrapper
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=4000)
+    parser.add_argument("--batch-docs", type=int, default=2000)
+    args = parser.parse_args()
+    seconds: Counter = Counter()
+    for name in STAGES:
+        setattr(batch, name, _timed(seconds, name, getattr(batch, name)))
+    with tempfile.TemporaryDirectory(prefix="news-etl-profile-") as tmp:
+        generate(args.docs + args.batch_docs, Path(tmp) / "corpus", "files")
+        files = [f for f in walk([Path(tmp) / "corpus" / "docs"])]
+        settings = Settings(warehouse=Path(tmp) / "warehouse", batch_docs=args.batch_docs)
+        now = datetime.now(timezone.utc)
+        batch.process_files(files[:args.batch_docs], settings, "warmup", 0, now)
+        seconds.clear()
+        timed = files[args.batch_docs:]
+        started = time.perf_counter()
+        for no, i in enumerate(range(0, len(timed), args.batch_docs), 1):
+            batch.process_files(timed[i:i + args.batch_docs], settings, "profile", no, now)
+        total = time.perf_counter() - started
+    n = len(timed)
+    print(f"{n} documents, {total:.2f} s on one core: {n / total:,.0f} docs/s, {total / n * 1e3:.3f} ms/doc")
+    for name, stage in STAGES.items():
+        print(f"  {stage:22s} {seconds[name] / n * 1e3:.3f} ms/doc")
+    print(f"  {'rest (read, rows)':22s} {(total - sum(seconds.values())) / n * 1e3:.3f} ms/doc")
+
+
+if __name__ == "__main__":
+    main()
