@@ -9,6 +9,7 @@ lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ def clean(
     """
     numbered = [(no, ln) for no, ln in enumerate((text if normalized else normalize(text)).split("\n"), 1) if ln]
     lines = [ln for _, ln in numbered]
-    lang = language or guess_language(lines, rules.stopwords)
+    generic = rules.for_language(None)  # the rules of every language: their lines say nothing of it
+    lang = language or guess_language(lines, rules.stopwords, lambda line: _rule_match(line, generic) is not None)
     r = rules.for_language(lang)
     art = Article(language=lang)
     n = len(lines)
@@ -111,12 +113,17 @@ def clean(
     return art
 
 
+def _rule_match(line: str, r: Compiled) -> re.Match | None:
+    """The match of the line rules of ``r`` that allow the line's length and first character."""
+    band = bisect_left(r.band_uppers, len(line))
+    regex = r.line_bands[band][1].regex(line[0]) if band < len(r.line_bands) else None
+    return regex.match(line) if regex is not None else None
+
+
 def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated) -> None:
     block = None
     for i, line in enumerate(lines):
-        band = bisect_left(r.band_uppers, len(line))
-        regex = r.line_bands[band][1].regex(line[0]) if band < len(r.line_bands) else None
-        m = regex.match(line) if regex is not None else None
+        m = _rule_match(line, r)
         if m:
             index = int(m.lastgroup[1:])
             rule = r.line_rules[index]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 SAMPLE_CHARS = 400
 
 
-def guess_language(lines: list[str], stopwords: dict[str, frozenset[str]]) -> str | None:
-    """Vote with the stop words of the known languages over the longest-looking lines; when the
-    vote is not clear (few words, mixed, another language) ask py3langid on a short sample."""
+def guess_language(lines: list[str], stopwords: dict[str, frozenset[str]],
+                   skip: Callable[[str], bool] | None = None) -> str | None:
+    """Vote with the stop words of the known languages over the longest-looking lines (but not
+    those ``skip`` rejects: boilerplate such as WordPress's English comment form on a German
+    page); when the vote is not clear (few words, mixed, another language) ask py3langid on a
+    short sample."""
     picked, size = [], 0
     for line in lines:
-        if len(line) >= 50:
+        if len(line) >= 50 and not (skip and skip(line)):
             picked.append(line)
             size += len(line)
             if size >= SAMPLE_CHARS:

@@ -141,6 +141,20 @@ def test_language_picks_the_rule_set(tmp_path):
     assert [clean(t, RULES).language for t in (de, en, fr, "ok")] == ["de", "en", "fr", None]
 
 
+def test_language_is_guessed_from_the_text_not_from_boilerplate(monkeypatch):
+    """WordPress prints its comment form in English on German sites: a rule of every language
+    removes it, so it has no vote (and py3langid, 74 MB per process, is not needed)."""
+    import py3langid
+
+    form = ("Your email address will not be published. Required fields are marked *\n"
+            "Save my name, email, and website in this browser for the next time I comment.\n")
+    de = "Die Stadt baut neue Radwege.\nDer Gemeinderat hat es am Dienstag beschlossen, weil es mehr Radfahrer gibt.\n"
+    monkeypatch.setattr(py3langid, "classify", lambda text: pytest.fail(f"py3langid asked about {text!r}"))
+    art = clean(form + de, RULES)
+    assert art.language == "de"
+    assert [rule for _, _, rule in art.removed] == ["comment_widget", "comment_widget"]
+
+
 def test_page_chrome_goes_by_density_not_by_phrase_lists():
     """Menu items no rule file names are removed because they are runs of short lines without
     sentence punctuation or stop words; the short lines of the article itself stay."""
