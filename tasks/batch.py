@@ -12,6 +12,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
@@ -47,8 +48,8 @@ def parse_published(value: str | None) -> datetime | None:
 
 
 def article_row(doc: RawDocument, art: Article, run_id: str, ingested_at: datetime, url=None, published=None) -> dict:
-    """The article's lake row; ``minhash``, ``words`` and ``word_counts`` are filled in per chunk
-    (``StagedBatch``), vectorised over many articles."""
+    """The article's lake row, but for ``minhash``, ``words`` and ``word_counts``: those are computed
+    per chunk of articles, vectorised, straight into Arrow columns (``StagedBatch``)."""
     body = art.body
     return {
         "doc_id": doc.doc_id,
@@ -67,9 +68,6 @@ def article_row(doc: RawDocument, art: Article, run_id: str, ingested_at: dateti
         "n_paragraphs": len(art.paragraphs),
         "n_boilerplate_lines": len(art.removed),
         "body_hash": hashlib.sha256(body.encode("utf-8")).hexdigest(),
-        "minhash": None,
-        "words": None,
-        "word_counts": None,
         "published": parse_published(published or doc.published),
         "run_id": run_id,
         "ingested_at": ingested_at,
@@ -138,6 +136,7 @@ class StagedBatch:
         self.settings, self.run_id, self.batch_no, self.ingested_at = settings, run_id, batch_no, ingested_at
         self.count_lines = count_lines
         self.rows: dict[str, list[dict]] = {t: [] for t in ("documents", "articles", "boilerplate", "quarantine", "inputs", "line_counts")}
+        self.article_columns: dict[str, pa.Array] = {}
         self.pending: list[Extracted] = []
         self.chunks: list[dict[str, str]] = []
         self.seen: set[str] = set()
@@ -180,7 +179,6 @@ class StagedBatch:
 
     def _clean_pending(self) -> None:
         frequent = self._frequent_lines()
-        first_article = len(self.rows["articles"])
         for item in self.pending:
             try:
                 row, removed = clean_document(item, self.settings, self.run_id, self.ingested_at, frequent.get(item.doc.source_name))
@@ -192,18 +190,17 @@ class StagedBatch:
             self.rows["articles"].append(row)
             self.rows["boilerplate"].extend(removed)
             self.n_documents += 1
-        articles = self.rows["articles"][first_article:]
-        for row, signature in zip(articles, minhashes([row["body"] for row in articles])):
-            row["minhash"] = signature
-        for row, (words, counts) in zip(articles, many_word_counts([f"{row['title'] or ''}\n{row['body']}" for row in articles])):
-            row["words"], row["word_counts"] = words, counts
+        articles = self.rows["articles"]
+        words, counts = many_word_counts([f"{row['title'] or ''}\n{row['body']}" for row in articles])
+        self.article_columns = {"minhash": minhashes([row["body"] for row in articles]), "words": words, "word_counts": counts}
         self.pending, self.pending_bytes = [], 0
 
     def flush(self) -> None:
         self._clean_pending()
         staging = Path(self.settings.staging_dir) / self.run_id
         name = f"part-{self.batch_no:05d}-{len(self.chunks):04d}.parquet"
-        chunk = {t: str(write_parquet_atomic(to_table(t, rows), staging / t / name)) for t, rows in self.rows.items() if rows}
+        chunk = {t: str(write_parquet_atomic(to_table(t, rows, self.article_columns if t == "articles" else None), staging / t / name))
+                 for t, rows in self.rows.items() if rows}
         if chunk:
             self.chunks.append(chunk)
         self.rows = {t: [] for t in self.rows}

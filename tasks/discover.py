@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
@@ -154,6 +153,8 @@ def plan_batches(settings: Settings, run_id: str, inputs: list[str]) -> dict:
         writer.write_table(_files_table(chunk))
         n_found += len(chunk)
 
+    import duckdb  # here, not at the top: the batch workers import this module for read_batch only
+
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = false")
@@ -228,6 +229,8 @@ def kept_documents(settings: Settings) -> list[str]:
     """The lake's documents files (raw text kept), for a rebuild that re-cleans them."""
     if not Path(settings.db_path).exists():
         return []
+    import duckdb
+
     con = duckdb.connect(str(settings.db_path), read_only=True)
     try:
         rows = con.execute("SELECT lake_path FROM meta.lake_files WHERE table_name = 'documents' ORDER BY lake_path").fetchall()

@@ -9,6 +9,7 @@ vectorised with numpy: words are hashed with a polynomial rolling hash over the 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 BINS = 64
 SHINGLE = 5
@@ -49,25 +50,38 @@ def word_spans(data: np.ndarray, is_word: np.ndarray) -> tuple[np.ndarray, np.nd
 def minhash(text: str) -> list[int | None] | None:
     """64 bins: the smallest shingle hash (58 bits) falling in each bin; None for an empty bin,
     and None altogether for texts of fewer than five words."""
-    return minhashes([text])[0]
+    return minhashes([text]).to_pylist()[0]
 
 
-def minhashes(texts: list[str], chunk_bytes: int = 1 << 18) -> list[list[int | None] | None]:
-    """``minhash`` of many texts, vectorised over about ``chunk_bytes`` of text at a time (numpy's
-    per-call cost would otherwise dominate at a few KB per article)."""
-    out: list[list[int | None] | None] = []
+def minhashes(texts: list[str], chunk_bytes: int = 1 << 18) -> pa.ListArray:
+    """``minhash`` of many texts as an Arrow ``list<int64>`` column, vectorised over about
+    ``chunk_bytes`` of text at a time (numpy's per-call cost would otherwise dominate at a few
+    KB per article); no Python object per hash."""
+    signatures: list[np.ndarray] = []
+    found: list[np.ndarray] = []
     group: list[bytes] = []
     size = 0
     for text in texts:
         group.append(text.lower().encode("utf-8"))
         size += len(group[-1]) + 1
         if size >= chunk_bytes:
-            out += _minhash_group(group)
+            _minhash_group(group, signatures, found)
             group, size = [], 0
-    return out + (_minhash_group(group) if group else [])
+    if group:
+        _minhash_group(group, signatures, found)
+    signature = np.concatenate(signatures) if signatures else np.empty(0, dtype=np.uint64)
+    offsets = pa.array(np.arange(0, len(signature) + 1, BINS, dtype=np.int32))
+    values = pa.array(signature.view(np.int64), mask=signature == _EMPTY)
+    return pa.ListArray.from_arrays(offsets, values, mask=pa.array(~np.concatenate(found)) if found else None)
 
 
-def _minhash_group(encoded: list[bytes]) -> list[list[int | None] | None]:
+def _minhash_group(encoded: list[bytes], signatures: list[np.ndarray], found: list[np.ndarray]) -> None:
+    """Appends the group's signatures (``BINS`` values per text, ``_EMPTY`` for an empty bin) and
+    whether each text had a shingle at all."""
+    signature = np.full(len(encoded) * BINS, _EMPTY, dtype=np.uint64)
+    has = np.zeros(len(encoded), dtype=bool)
+    signatures.append(signature)
+    found.append(has)
     # one buffer, texts separated by a non-word byte so that no word spans two texts
     data = np.frombuffer(b"\n".join(encoded) + b"\n", dtype=np.uint8)
     lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
@@ -75,18 +89,13 @@ def _minhash_group(encoded: list[bytes]) -> list[list[int | None] | None]:
     starts, _, words = word_spans(data, _WORD_BYTE)
     text_of = np.searchsorted(text_starts, starts, side="right") - 1
     n = len(words) - SHINGLE + 1
-    result: list[list[int | None] | None] = [None] * len(encoded)
     if n < 1:
-        return result
+        return
     with np.errstate(over="ignore"):
         h = words[:n] * _MIX[0]
         for k in range(1, SHINGLE):
             h ^= words[k:k + n] * _MIX[k]
     whole = text_of[:n] == text_of[SHINGLE - 1:]  # shingles inside one text
     h, owner = h[whole], text_of[:n][whole]
-    signature = np.full(len(encoded) * BINS, _EMPTY, dtype=np.uint64)
     np.minimum.at(signature, owner * BINS + (h % np.uint64(BINS)).astype(np.int64), h >> np.uint64(6))
-    rows = signature.reshape(len(encoded), BINS).tolist()
-    for i in np.unique(owner).tolist():
-        result[i] = [None if v == _EMPTY else v for v in rows[i]]
-    return result
+    has[owner] = True

@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
-from .database import connect, fts_extension_path
 from .fingerprint import word_spans
+
+# .database (DuckDB) is imported where it is used: the batch workers import this module for the
+# word counts only, and DuckDB would cost each of them ~35 MB.
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
 SQL_WORD = r"[\p{L}\p{N}]+"
@@ -74,48 +77,58 @@ def _alnum_table() -> np.ndarray:
     return _alnum
 
 
-def many_word_counts(texts: list[str], chunk_chars: int = 1 << 18) -> list[tuple[list[str], list[int]]]:
-    """``word_counts`` of each text (words in another order), vectorised with numpy over about
-    ``chunk_chars`` characters at a time: a regex and a Counter per article would cost more
-    than cleaning it."""
-    out: list[tuple[list[str], list[int]]] = []
+def many_word_counts(texts: list[str], chunk_chars: int = 1 << 18) -> tuple[pa.ListArray, pa.ListArray]:
+    """``word_counts`` of each text (words in another order) as Arrow columns ``list<string>`` and
+    ``list<int32>``, vectorised with numpy over about ``chunk_chars`` characters at a time: a
+    regex and a Counter per article would cost more than cleaning it."""
+    words: list[pa.Array] = []
+    counts: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
     group: list[str] = []
     size = 0
-    for text in texts:
+    for i, text in enumerate(texts, 1):
         group.append(text.lower())
         size += len(group[-1]) + 1
-        if size >= chunk_chars:
-            out += _group_word_counts(group)
+        if size >= chunk_chars or i == len(texts):
+            for out, part in zip((words, counts, lengths), _group_word_counts(group)):
+                out.append(part)
             group, size = [], 0
-    return out + (_group_word_counts(group) if group else [])
+    offsets = pa.array(np.concatenate(([0], np.cumsum(np.concatenate(lengths)) if lengths else [])).astype(np.int32))
+    values = pa.concat_arrays(words) if words else pa.array([], pa.string())
+    count_values = pa.array(np.concatenate(counts) if counts else [], pa.int32())
+    return pa.ListArray.from_arrays(offsets, values), pa.ListArray.from_arrays(offsets, count_values)
 
 
-def _group_word_counts(lowered: list[str]) -> list[tuple[list[str], list[int]]]:
+def _group_word_counts(lowered: list[str]) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The group's words and their counts, text after text, and the number of words of each text."""
     joined = "\n".join(lowered) + "\n"
     try:
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # lone surrogates: no code point per character
-        return [word_counts(t) for t in lowered]
+        pairs = [word_counts(t) for t in lowered]
+        return (pa.array([w for ws, _ in pairs for w in ws], pa.string()), np.array([c for _, cs in pairs for c in cs]),
+                np.array([len(ws) for ws, _ in pairs]))
     starts, ends, hashes = word_spans(codes, _alnum_table())
     if not len(starts):
-        return [([], []) for _ in lowered]
+        return pa.array([], pa.string()), np.empty(0, dtype=np.int32), np.zeros(len(lowered), dtype=np.int64)
     text_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in lowered])[:-1]))
     text_of = np.searchsorted(text_starts, starts, side="right") - 1
     order = np.lexsort((hashes, text_of))
     t_sorted, h_sorted = text_of[order], hashes[order]
     first = np.flatnonzero(np.concatenate(([True], (t_sorted[1:] != t_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1]))))
-    counts = np.diff(np.append(first, len(order))).tolist()
-    # each distinct word of the group sliced out once, then shared by the texts that hold it
+    counts = np.diff(np.append(first, len(order)))
+    # each distinct word of the group sliced out once, then taken by the texts that hold it
     vocab_hashes, vocab_of = np.unique(h_sorted[first], return_inverse=True)
     sample = np.empty(len(vocab_hashes), dtype=np.int64)
     sample[vocab_of] = order[first]
-    vocab = [joined[s:e] for s, e in zip(starts[sample].tolist(), ends[sample].tolist())]
-    words = [vocab[i] for i in vocab_of.tolist()]
-    bounds = np.searchsorted(t_sorted[first], np.arange(len(lowered) + 1)).tolist()
-    return [(words[a:b], counts[a:b]) for a, b in zip(bounds, bounds[1:])]
+    vocab = pa.array([joined[s:e] for s, e in zip(starts[sample].tolist(), ends[sample].tolist())], pa.string())
+    bounds = np.searchsorted(t_sorted[first], np.arange(len(lowered) + 1))
+    return vocab.take(pa.array(vocab_of)), counts, np.diff(bounds)
 
 
 def load_fts(con) -> None:
+    from .database import fts_extension_path
+
     con.execute(f"LOAD '{fts_extension_path()}'")
 
 
@@ -225,6 +238,8 @@ def search(con, query: str, limit: int = 10) -> list[Hit]:
 
 
 def search_warehouse(warehouse: str | Path, query: str, limit: int = 10, wait_seconds: float = 10.0) -> list[Hit]:
+    from .database import connect
+
     con = connect(Path(warehouse) / "news.duckdb", read_only=True, wait_seconds=wait_seconds)
     try:
         return search(con, query, limit)

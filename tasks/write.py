@@ -91,9 +91,11 @@ LAKE_TABLES = ("documents", "articles", "boilerplate", "quarantine")
 FILE_ONLY_COLUMNS = {"articles": ("words", "word_counts")}
 
 
-def to_table(name: str, rows: list[dict]) -> pa.Table:
-    schema = SCHEMAS[name]
-    return pa.Table.from_pydict({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
+def to_table(name: str, rows: list[dict], columns: dict[str, pa.Array] | None = None) -> pa.Table:
+    """Table ``name`` from row dicts; ``columns`` gives some columns ready-made, one value per row."""
+    schema, columns = SCHEMAS[name], columns or {}
+    return pa.Table.from_pydict({f.name: columns[f.name] if f.name in columns else [r.get(f.name) for r in rows] for f in schema},
+                                schema=schema)
 
 
 def write_parquet_atomic(table: pa.Table, path: str | Path) -> Path:

@@ -309,7 +309,8 @@ def test_minhashes_of_a_chunk_equal_minhash_text_by_text():
     assert single[0] is None and single[1] is None and single[2] is not None
     assert sum(v is not None for v in single[4]) > 50
     for chunk_bytes in (1, 30, 1 << 20):
-        assert minhashes(texts, chunk_bytes=chunk_bytes) == single
+        assert minhashes(texts, chunk_bytes=chunk_bytes).to_pylist() == single
+    assert minhashes([]).to_pylist() == []
 
 
 def test_many_word_counts_equals_word_counts_text_by_text():
@@ -318,10 +319,11 @@ def test_many_word_counts_equals_word_counts_text_by_text():
     texts = ["", "Peskow: Kreml", "Straße STRASSE İstanbul ǅemal ﬁx 𝔘𝔫𝔦 ½ ² a_b", "a a a", "", "\ud800 x y",
              "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.\n\nZweiter Absatz – „Zitat“ «Kreml»."] * 3
     for chunk_chars in (8, 40, 1 << 18):
-        got = many_word_counts(texts, chunk_chars=chunk_chars)
-        assert [dict(zip(*g)) for g in got] == [dict(zip(*word_counts(t))) for t in texts]
-        assert all(len(w) == len(set(w)) for w, _ in got)
-    assert many_word_counts(["", " ,"]) == [([], []), ([], [])]
+        words, counts = (column.to_pylist() for column in many_word_counts(texts, chunk_chars=chunk_chars))
+        assert [dict(zip(w, c)) for w, c in zip(words, counts)] == [dict(zip(*word_counts(t))) for t in texts]
+        assert all(len(w) == len(set(w)) for w in words)
+    assert [column.to_pylist() for column in many_word_counts(["", " ,"])] == [[[], []], [[], []]]
+    assert [column.to_pylist() for column in many_word_counts([])] == [[], []]
 
 
 def _search(con, query: str) -> list[tuple[str, float]]:
