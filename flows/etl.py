@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from tasks.batch import process_batch, reclean_batch
+from flows.batches import process_batches
 from tasks.discover import discover_task, kept_documents
 from tasks.export import export_marts, export_task
 from tasks.crashpoints import crash_point
@@ -42,36 +40,6 @@ class StepTimer:
             yield
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
-
-
-@contextmanager
-def _progress(total: int, enabled: bool):
-    if not enabled or total == 0:
-        yield lambda n=1: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task_id = bar.add_task("batches", total=total)
-        yield lambda n=1: bar.advance(task_id, n)
-
-
-@flow(name="process-batches", log_prints=False)
-def process_batches(batches: list[str], kept: list[str], settings: Settings, run_id: str, started_at: datetime,
-                    progress: bool = False) -> list[dict]:
-    """The batch tasks, on this flow's task runner (processes or a Dask cluster); the pool ends with
-    this flow, so its workers' memory is given back before the load and the models."""
-    futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
-    if kept:
-        batch_nos = range(len(batches), len(batches) + len(kept))
-        futures += reclean_batch.map(kept, unmapped(settings), unmapped(run_id), batch_nos, unmapped(started_at))
-    results = []
-    with _progress(len(futures), progress and sys.stderr.isatty()) as advance:
-        for fut in as_completed(futures):
-            results.append(fut.result())
-            advance()
-    return results
 
 
 @flow(name="etl", log_prints=False)
