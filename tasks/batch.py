@@ -30,6 +30,10 @@ from .settings import Settings
 from .write import to_table, write_parquet_atomic
 
 
+# Arrow's default pool (mimalloc) keeps the pages a chunk's tables freed: ~30 MB more per worker.
+pa.set_memory_pool(pa.system_memory_pool())
+
+
 @lru_cache(maxsize=8)
 def _rules(files: tuple[str, ...]):
     return load_rules(files)
@@ -179,7 +183,8 @@ class StagedBatch:
 
     def _clean_pending(self) -> None:
         frequent = self._frequent_lines()
-        for item in self.pending:
+        for i, item in enumerate(self.pending):
+            self.pending[i] = None  # its normalized text goes once cleaned: a chunk holds 4 copies of its text otherwise
             try:
                 row, removed = clean_document(item, self.settings, self.run_id, self.ingested_at, frequent.get(item.doc.source_name))
             except BadInput as exc:
@@ -191,7 +196,7 @@ class StagedBatch:
             self.rows["boilerplate"].extend(removed)
             self.n_documents += 1
         articles = self.rows["articles"]
-        words, counts = many_word_counts([f"{row['title'] or ''}\n{row['body']}" for row in articles])
+        words, counts = many_word_counts(f"{row['title'] or ''}\n{row['body']}" for row in articles)
         self.article_columns = {"minhash": minhashes([row["body"] for row in articles]), "words": words, "word_counts": counts}
         self.pending, self.pending_bytes = [], 0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,22 +78,28 @@ def _alnum_table() -> np.ndarray:
     return _alnum
 
 
-def many_word_counts(texts: list[str], chunk_chars: int = 1 << 18) -> tuple[pa.ListArray, pa.ListArray]:
+def many_word_counts(texts: Iterable[str], chunk_chars: int = 1 << 18) -> tuple[pa.ListArray, pa.ListArray]:
     """``word_counts`` of each text (words in another order) as Arrow columns ``list<string>`` and
     ``list<int32>``, vectorised with numpy over about ``chunk_chars`` characters at a time: a
     regex and a Counter per article would cost more than cleaning it."""
     words: list[pa.Array] = []
     counts: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
+
+    def count(group: list[str]) -> None:
+        for out, part in zip((words, counts, lengths), _group_word_counts(group)):
+            out.append(part)
+
     group: list[str] = []
     size = 0
-    for i, text in enumerate(texts, 1):
+    for text in texts:
         group.append(text.lower())
         size += len(group[-1]) + 1
-        if size >= chunk_chars or i == len(texts):
-            for out, part in zip((words, counts, lengths), _group_word_counts(group)):
-                out.append(part)
+        if size >= chunk_chars:
+            count(group)
             group, size = [], 0
+    if group:
+        count(group)
     offsets = pa.array(np.concatenate(([0], np.cumsum(np.concatenate(lengths)) if lengths else [])).astype(np.int32))
     values = pa.concat_arrays(words) if words else pa.array([], pa.string())
     count_values = pa.array(np.concatenate(counts) if counts else [], pa.int32())
