@@ -31,8 +31,10 @@ def default_wait_seconds() -> float:
 ROW_GROUP_SIZE = 16_384
 
 
-def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; with wait_seconds, retry while another process holds the write lock."""
+def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 0.0,
+            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; with wait_seconds, retry while another process holds the write lock.
+    DuckDB spills to disk beyond ``memory_limit`` (default: NEWS_ETL_DUCKDB_MEMORY or 384MB)."""
     db_path = Path(db_path)
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse database at {db_path} (run `news-etl run` first)")
@@ -60,7 +62,7 @@ def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 
     con.execute(f"SET temp_directory = '{_quote(str(db_path) + '.tmp')}'")  # where it spills, as for a file opened directly
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.
-    con.execute(f"SET memory_limit = '{os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '512MB')}'")
+    con.execute(f"SET memory_limit = '{memory_limit or os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '384MB')}'")
     threads = os.environ.get("NEWS_ETL_DUCKDB_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")

@@ -169,6 +169,12 @@ def frequent_lines(settings: Settings, run_id: str, min_docs: int) -> str | None
     return str(path)
 
 
+# The transaction's new rows stay in DuckDB's buffers up to its memory limit before they are written
+# out; more memory does not make the load faster (100k documents: peak RSS 882 MB at 512MB, 660 MB at
+# 256MB, 6.3 s both).
+LOAD_MEMORY_LIMIT = os.environ.get("NEWS_ETL_DUCKDB_MEMORY", "256MB")
+
+
 def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
              replace: tuple[str, ...] = ()) -> dict:
     """Insert staged parts, the lake file list and the run record in one transaction; then publish.
@@ -176,7 +182,7 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
     Tables in ``replace`` (a rebuild) lose their previous rows in the same transaction; their old
     lake files are retired and deleted once the transaction has committed.
     """
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds(), memory_limit=LOAD_MEMORY_LIMIT)
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
