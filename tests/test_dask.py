@@ -37,3 +37,15 @@ def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path, m
     assert on_dask["batches"] == single["batches"] == 3
     assert on_dask["articles_out"] == single["articles_out"] == 5
     assert contents(tmp_path / "dask") == contents(tmp_path / "single")
+
+
+def test_worker_processes_import_no_duckdb_and_no_model_code():
+    """A worker imports the batch tasks and their subflow's module (part of a task run's context);
+    DuckDB, the load and the models would cost every worker ~35 MB more (docs: README, Performance)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, flows.batches, tasks.batch; "
+            "print([m for m in ('duckdb', 'flows.etl', 'tasks.load', 'tasks.model', 'py3langid', 'trafilatura') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
