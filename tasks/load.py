@@ -172,7 +172,7 @@ def frequent_lines(settings: Settings, run_id: str, min_docs: int) -> str | None
 # The transaction's new rows stay in DuckDB's buffers up to its memory limit before they are written
 # out; more memory does not make the load faster (100k documents: peak RSS 882 MB at 512MB, 660 MB at
 # 256MB, 6.3 s both).
-LOAD_MEMORY_LIMIT = os.environ.get("NEWS_ETL_DUCKDB_MEMORY", "256MB")
+LOAD_MEMORY_LIMIT = "256MB"
 
 
 def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
@@ -182,7 +182,8 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
     Tables in ``replace`` (a rebuild) lose their previous rows in the same transaction; their old
     lake files are retired and deleted once the transaction has committed.
     """
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds(), memory_limit=LOAD_MEMORY_LIMIT)
+    memory_limit = os.environ.get("NEWS_ETL_DUCKDB_MEMORY", LOAD_MEMORY_LIMIT)
+    con = connect(settings.db_path, wait_seconds=default_wait_seconds(), memory_limit=memory_limit)
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
