@@ -113,21 +113,23 @@ class PrefectServer:
 
 
 def run_pipeline(inputs: Path, warehouse: Path, workers: int, env: dict) -> dict:
-    """Wall seconds and peak RSS (the CLI process and all its children) of one `news-etl run`."""
+    """Wall seconds and peak RSS of one `news-etl run`: of the CLI process and all its children
+    together, and of each part alone (the main process; the workers, while they run)."""
     cmd = [sys.executable, "-m", "flows.cli", "run", "--input", str(inputs), "--warehouse", str(warehouse),
            "--workers", str(workers)]
-    peak = 0
+    peak = peak_main = peak_children = 0
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
     done = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, peak_main, peak_children
         while not done.is_set():
             try:
-                procs = [ps] + ps.children(recursive=True)
-                peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+                main = ps.memory_info().rss
+                children = sum(p.memory_info().rss for p in ps.children(recursive=True) if p.is_running())
+                peak, peak_main, peak_children = max(peak, main + children), max(peak_main, main), max(peak_children, children)
             except psutil.Error:
                 pass
             time.sleep(0.5)  # walking the process tree costs CPU the run would otherwise have
@@ -140,7 +142,8 @@ def run_pipeline(inputs: Path, warehouse: Path, workers: int, env: dict) -> dict
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"news-etl run failed ({proc.returncode}): {err[-3000:]}")
-    return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "stdout": out.strip()}
+    return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "peak_main_rss_mb": peak_main / 2**20,
+            "peak_children_rss_mb": peak_children / 2**20, "stdout": out.strip()}
 
 
 def run_facts(warehouse: Path, truth: Path) -> dict:
@@ -191,6 +194,8 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str) 
         "docs_per_s": round(size / run["seconds"]),
         "mb_per_s": round(mb / run["seconds"], 2),
         "peak_rss_mb": round(run["peak_rss_mb"]),
+        "peak_main_rss_mb": round(run["peak_main_rss_mb"]),
+        "peak_children_rss_mb": round(run["peak_children_rss_mb"]),
         "floor_seconds": round(floor, 2),
         "floor_docs_per_s": round(size / floor),
         "ratio_to_floor": round(run["seconds"] / floor, 2),
