@@ -30,7 +30,7 @@ from .settings import Settings
 from .write import to_table, write_parquet_atomic
 
 
-# Arrow's default pool (mimalloc) keeps the pages a chunk's tables freed: ~30 MB more per worker.
+# Arrow's default pool (mimalloc) keeps the pages a chunk's tables freed, and the worker's RSS with them.
 pa.set_memory_pool(pa.system_memory_pool())
 
 
