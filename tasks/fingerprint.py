@@ -8,6 +8,9 @@ vectorised with numpy: words are hashed with a polynomial rolling hash over the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
 import numpy as np
 import pyarrow as pa
 
@@ -21,6 +24,7 @@ _WORD_BYTE = np.zeros(256, dtype=bool)  # ASCII letters, digits, _ and every byt
 _WORD_BYTE[list(b"abcdefghijklmnopqrstuvwxyz0123456789_")] = True
 _WORD_BYTE[0x80:] = True
 _powers: tuple[np.ndarray, np.ndarray] | None = None
+T = TypeVar("T", str, bytes)
 
 
 def _base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +51,21 @@ def word_spans(data: np.ndarray, is_word: np.ndarray) -> tuple[np.ndarray, np.nd
         return starts, ends, (prefix[ends] - prefix[starts]) * down[starts]
 
 
+def groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` (texts or bytes) in consecutive groups of about ``size`` characters or bytes each,
+    for numpy to work on many articles per call."""
+    group: list[T] = []
+    total = 0
+    for item in items:
+        group.append(item)
+        total += len(item) + 1
+        if total >= size:
+            yield group
+            group, total = [], 0
+    if group:
+        yield group
+
+
 def minhash(text: str) -> list[int | None] | None:
     """64 bins: the smallest shingle hash (58 bits) falling in each bin; None for an empty bin,
     and None altogether for texts of fewer than five words."""
@@ -59,15 +78,7 @@ def minhashes(texts: list[str], chunk_bytes: int = 1 << 18) -> pa.ListArray:
     KB per article); no Python object per hash."""
     signatures: list[np.ndarray] = []
     found: list[np.ndarray] = []
-    group: list[bytes] = []
-    size = 0
-    for text in texts:
-        group.append(text.lower().encode("utf-8"))
-        size += len(group[-1]) + 1
-        if size >= chunk_bytes:
-            _minhash_group(group, signatures, found)
-            group, size = [], 0
-    if group:
+    for group in groups((text.lower().encode("utf-8") for text in texts), chunk_bytes):
         _minhash_group(group, signatures, found)
     signature = np.concatenate(signatures) if signatures else np.empty(0, dtype=np.uint64)
     offsets = pa.array(np.arange(0, len(signature) + 1, BINS, dtype=np.int32))

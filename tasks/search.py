@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .fingerprint import word_spans
+from .fingerprint import groups, word_spans
 
 # .database (DuckDB) is imported where it is used: the batch workers import this module for the
-# word counts only, and DuckDB would cost each of them ~35 MB.
+# word counts only, and DuckDB would add to the memory of each of them.
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
 SQL_WORD = r"[\p{L}\p{N}]+"
@@ -85,21 +85,9 @@ def many_word_counts(texts: Iterable[str], chunk_chars: int = 1 << 18) -> tuple[
     words: list[pa.Array] = []
     counts: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
-
-    def count(group: list[str]) -> None:
+    for group in groups((text.lower() for text in texts), chunk_chars):
         for out, part in zip((words, counts, lengths), _group_word_counts(group)):
             out.append(part)
-
-    group: list[str] = []
-    size = 0
-    for text in texts:
-        group.append(text.lower())
-        size += len(group[-1]) + 1
-        if size >= chunk_chars:
-            count(group)
-            group, size = [], 0
-    if group:
-        count(group)
     offsets = pa.array(np.concatenate(([0], np.cumsum(np.concatenate(lengths)) if lengths else [])).astype(np.int32))
     values = pa.concat_arrays(words) if words else pa.array([], pa.string())
     count_values = pa.array(np.concatenate(counts) if counts else [], pa.int32())

@@ -41,7 +41,7 @@ def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path, m
 
 def test_worker_processes_import_no_duckdb_and_no_model_code():
     """A worker imports the batch tasks and their subflow's module (part of a task run's context);
-    DuckDB, the load and the models would cost every worker ~35 MB more (docs: README, Performance)."""
+    DuckDB, the load and the models would add to every worker's memory (README, Performance)."""
     import subprocess
     import sys
 
