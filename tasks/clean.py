@@ -157,8 +157,10 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
     if not density.is_headline(line, 25, r.stopwords):
         return None
     key = title_key(line, r)
+    lo, hi = _repeat_lengths(key)
     following = next(
-        (ln for ln in (numbered[i][1] for i in candidates[1:]) if title_key(ln, r) != key and not any(b.match(ln) for b in r.byline)),
+        (ln for ln in (numbered[i][1] for i in candidates[1:])
+         if not (lo <= len(ln) <= hi and title_key(ln, r) == key) and not any(b.match(ln) for b in r.byline)),
         None,
     )
     if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following)):
@@ -170,12 +172,18 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
     return key
 
 
+def _repeat_lengths(key: str) -> tuple[int, int]:
+    """Lengths a line repeating the title with this key can have (a section suffix added, the
+    punctuation and transliteration changed): other lines are not folded to compare."""
+    return int(len(key) * 0.8), len(key) + 60
+
+
 def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> tuple[list, list[int]]:
     """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and
     the density class of every line (removed lines count as boilerplate context)."""
     texts: list[str | None] = [ln for _, ln in numbered]
     classes = [density.BAD] * len(texts)
-    lo, hi = (int(len(key) * 0.8), len(key) + 60) if key else (0, -1)
+    lo, hi = _repeat_lengths(key) if key else (0, -1)
     stopwords, params = r.stopwords, r.density
     for i, (no, line) in enumerate(numbered):
         a = action[i]
