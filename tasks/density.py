@@ -26,13 +26,13 @@ def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = froz
     if len(line) > 200 or line[-1] in ".,;:" or not (line[0].isupper() or line[0].isdigit() or line[0] in "„\"“»«'‘"):
         return False
     n = line.count(" ") + 1
-    if n >= 6 and stopwords and not any(w in stopwords for w in line.lower().split()):
+    if n >= 6 and stopwords and stopwords.isdisjoint(line.split()):
         return False
     return 3 <= n <= max_words or (n == 2 and len(line) >= 12)
 
 
 def classify(line: str, stopwords: frozenset[str], p: dict) -> int:
-    words = line[:120].lower().split()  # a sample is enough for long lines
+    words = line[:120].split()  # a sample is enough for long lines; the stop words come in every case
     density = sum(map(stopwords.__contains__, words)) / len(words)
     sentence = is_sentence(line)
     if len(line) < p["short_chars"]:

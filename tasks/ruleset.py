@@ -45,7 +45,7 @@ class RuleFile:
     caption: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (pattern, tail_contains)
     byline: list[str] = field(default_factory=list)
     section_suffixes: list[str] = field(default_factory=list)
-    stopwords: set[str] = field(default_factory=set)
+    stopwords: set[str] = field(default_factory=set)  # lower, capitalised and upper case
     density: dict = field(default_factory=dict)
     repeated: dict = field(default_factory=dict)
 
@@ -166,7 +166,8 @@ def parse_rule_file(path: str | Path) -> RuleFile:
     rf.section_suffixes = list(data.get("title", {}).get("section_suffixes", []))
     if "stopwords" in data:
         sw_path = (path.parent / data["stopwords"]["file"]).resolve()
-        rf.stopwords = {w.strip().lower() for w in sw_path.read_text(encoding="utf-8").split() if w.strip() and not w.startswith("#")}
+        words = {w.strip().lower() for w in sw_path.read_text(encoding="utf-8").split() if w.strip() and not w.startswith("#")}
+        rf.stopwords = words | {w.capitalize() for w in words} | {w.upper() for w in words}  # as written: no lower() per line
     rf.density = dict(data.get("density", {}))
     rf.repeated = dict(data.get("repeated", {}))
     return rf
