@@ -18,7 +18,7 @@ from . import density
 from .language import guess_language
 from .line_stats import line_key
 from .normalize import normalize
-from .ruleset import INLINE_TAIL, Compiled, RuleSet, load_rules
+from .ruleset import GATE_CHARS, INLINE_TAIL, Compiled, RuleSet, load_rules
 from .structure import collect_groups, split_credits, strip_section_suffix, title_key
 
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
@@ -114,9 +114,9 @@ def clean(
 
 
 def _rule_match(line: str, r: Compiled) -> re.Match | None:
-    """The match of the line rules of ``r`` that allow the line's length and first character."""
+    """The match of the line rules of ``r`` that allow the line's length and beginning."""
     band = bisect_left(r.band_uppers, len(line))
-    regex = r.line_bands[band][1].regex(line[0]) if band < len(r.line_bands) else None
+    regex = r.line_bands[band][1].regex(line[:GATE_CHARS]) if band < len(r.line_bands) else None
     return regex.match(line) if regex is not None else None
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import _sre
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from re._casefix import _EXTRA_CASES
 
 RULES_DIR = Path(__file__).parent / "rules"
 _GROUP = re.compile(r"\(\?P([<=])(\w+)")
@@ -73,57 +75,106 @@ class Compiled:
     repeated: dict
 
 
-def first_chars(pattern: str) -> frozenset[str] | None:
-    """Lower-case characters a match of `pattern` can start with, or None if any (or unsure).
-    Used to try each line only against the rules that can match its first character."""
-    from re import _constants as C, _parser as P
+ANY = "\x00"  # in a prefix: any character
+GATE_CHARS = 2  # a line is tried only against the rules whose matches can start with its first two characters
+_MAX_PREFIXES = 20_000
 
-    def first(items) -> tuple[set[str] | None, bool]:  # (chars, can the sequence be empty?)
-        chars: set[str] = set()
-        for op, av in items:
-            if op in (C.AT, C.ASSERT, C.ASSERT_NOT):  # zero-width (lookarounds: a superset is safe)
-                continue
-            if op is C.LITERAL:
-                return chars | {chr(av).lower()}, False
-            if op is C.IN:
-                for o, a in av:
-                    if o is C.LITERAL:
-                        chars.add(chr(a).lower())
-                    elif o is C.RANGE and a[1] - a[0] < 64:
-                        chars.update(chr(c).lower() for c in range(a[0], a[1] + 1))
-                    else:
-                        return None, False
-                return chars, False
-            if op is C.BRANCH:
-                empty = False
-                for alt in av[1]:
-                    sub, sub_empty = first(alt)
-                    if sub is None:
-                        return None, False
-                    chars |= sub
-                    empty = empty or sub_empty
-                if not empty:
-                    return chars, False
-                continue
-            if op in (C.SUBPATTERN, C.ATOMIC_GROUP, C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-                body = av[-1] if op is not C.ATOMIC_GROUP else av
-                sub, sub_empty = first(body)
-                if sub is None:
-                    return None, False
-                chars |= sub
-                if not (sub_empty or (op not in (C.SUBPATTERN, C.ATOMIC_GROUP) and av[0] == 0)):
-                    return chars, False
-                continue
-            return None, False  # ANY, CATEGORY, NOT_LITERAL, GROUPREF, …: anything
-        return chars, True
+
+class _Unsure(Exception):
+    pass
+
+
+def prefixes(pattern: str, k: int = GATE_CHARS) -> frozenset[tuple[str, bool]] | None:
+    """How a match of ``pattern`` can begin: (its first ``k`` characters in lower case, ANY standing
+    for any character; False) or (a whole match shorter than that; True). None if unsure (a
+    construct not analysed, or too many). A superset is always safe: it only tries more rules."""
+    from re import _constants as C
+    from re import _parser as P
+
+    def concat(heads: set, tails: set) -> set:
+        out = set()
+        for s, ends in heads:
+            if len(s) >= k:
+                out.add((s, False))
+            elif ends:
+                for t, t_ends in tails:
+                    u = s + t
+                    out.add((u[:k], False) if len(u) >= k else (u, t_ends))
+        if len(out) > _MAX_PREFIXES:
+            raise _Unsure
+        return out
+
+    def sequence(items) -> set:
+        out = {("", True)}
+        for item in items:
+            out = concat(out, element(*item))
+        return out
+
+    def element(op, av) -> set:
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):  # zero-width (lookarounds: a superset is safe)
+            return {("", True)}
+        if op is C.LITERAL:
+            return {(_lower(chr(av)), True)}
+        if op in (C.ANY, C.NOT_LITERAL):
+            return {(ANY, True)}
+        if op is C.IN:
+            chars: set[str] = set()
+            for o, a in av:
+                if o is C.LITERAL:
+                    chars.add(_lower(chr(a)))
+                elif o is C.RANGE and a[1] - a[0] < 64:
+                    chars.update(_lower(chr(c)) for c in range(a[0], a[1] + 1))
+                else:  # NEGATE, CATEGORY (\s, \d, \w), wide ranges
+                    return {(ANY, True)}
+            return {(c, True) for c in chars}
+        if op is C.BRANCH:
+            return set().union(*(sequence(alt) for alt in av[1]))
+        if op is C.SUBPATTERN:
+            return sequence(av[-1])
+        if op is C.ATOMIC_GROUP:
+            return sequence(av)
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            low, high, body = av
+            once = sequence(body)
+            if ("", True) in once:  # a body that can match nothing: not analysed
+                raise _Unsure
+            out, reps = set(), {("", True)}
+            for r in range(min(high, k) + 1):  # r ≥ k repetitions begin like k of them
+                if r >= min(low, k):
+                    out |= reps
+                reps = concat(reps, once)
+            return out
+        raise _Unsure  # GROUPREF, …
 
     try:
-        chars, empty = first(P.parse(pattern))
-    except Exception:  # an exotic construct: no gate
+        found = sequence(P.parse(pattern))
+    except Exception:  # _Unsure, or an exotic construct
         return None
-    if chars is None or empty:
-        return None
-    return frozenset(chars | {c.upper() for c in chars} | {c.casefold() for c in chars})
+    return None if ("", True) in found else frozenset(found)
+
+
+def _lower(c: str) -> str:
+    """The lower case the regex engine compares under (?i) (one character: "İ" → "i")."""
+    return chr(_sre.unicode_tolower(ord(c)))
+
+
+def _case_variants(c: str) -> set[str]:
+    low = _sre.unicode_tolower(ord(c))
+    return {chr(low), *map(chr, _EXTRA_CASES.get(low, ()))}  # "s" ~ "ſ", "k" ~ "K" (Kelvin), …
+
+
+def admits(gate: frozenset[tuple[str, bool]] | None, head: str) -> bool:
+    """Whether a line beginning with ``head`` (its first GATE_CHARS characters, fewer if it is
+    shorter) can match a rule with this gate (``prefixes``); letter case as in (?i)."""
+    if gate is None:
+        return True
+    variants = [_case_variants(c) for c in head]
+    for prefix, ends in gate:
+        if len(prefix) > len(head) or (len(prefix) < len(head) and not ends):
+            continue
+        if all(p == ANY or p in v for p, v in zip(prefix, variants)):
+            return True
+    return False
 
 
 def _rename_groups(pattern: str, i: int) -> str:
@@ -190,7 +241,7 @@ class RuleSet:
     def _compile(self, language: str | None) -> Compiled:
         files = [f for f in self.files if f.language is None or f.language == language]
         line = [r for f in files for r in f.line]
-        gates = [first_chars(r.pattern) for r in line]
+        gates = [prefixes(r.pattern) for r in line]
         bands = []
         for upper in sorted({r.max_chars for r in line}):
             members = [(i, r, gates[i]) for i, r in enumerate(line) if r.max_chars >= upper]
@@ -231,19 +282,27 @@ class RuleSet:
 
 
 class LineBand:
-    """The line rules for one length band, as one alternation per first character (built lazily)."""
+    """The line rules for one length band, as one alternation per beginning of a line (its first
+    GATE_CHARS characters) of the rules that can match there; built lazily, one compiled
+    alternation per set of rules."""
 
-    def __init__(self, members: list[tuple[int, LineRule, frozenset[str] | None]]):
+    MAX_HEADS = 1 << 16  # beginnings remembered; scripts with many letters would grow it without end
+
+    def __init__(self, members: list[tuple[int, LineRule, frozenset[tuple[str, bool]] | None]]):
         self.members = members
-        self._by_char: dict[str, re.Pattern | None] = {}
+        self._by_head: dict[str, re.Pattern | None] = {}
+        self._by_rules: dict[tuple[int, ...], re.Pattern | None] = {}
 
-    def regex(self, first: str) -> re.Pattern | None:
-        rx = self._by_char.get(first, False)
+    def regex(self, head: str) -> re.Pattern | None:
+        rx = self._by_head.get(head, False)
         if rx is False:
-            alt = "|".join(
-                f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r, gate in self.members if gate is None or first in gate
-            )
-            rx = self._by_char[first] = re.compile(alt) if alt else None
+            rules = tuple(i for i, _, gate in self.members if admits(gate, head))
+            if rules not in self._by_rules:
+                alt = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r, _ in self.members if i in rules)
+                self._by_rules[rules] = re.compile(alt) if alt else None
+            if len(self._by_head) >= self.MAX_HEADS:
+                self._by_head.clear()
+            rx = self._by_head[head] = self._by_rules[rules]
         return rx
 
 
