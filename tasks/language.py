@@ -14,13 +14,13 @@ def guess_language(lines: list[str], stopwords: dict[str, frozenset[str]],
     WordPress's English comment form on a German page); when still not clear (few words, mixed,
     another language) ask py3langid on a short sample."""
     sample = _sample(lines)
-    words = sample[:SAMPLE_CHARS].split()  # the stop words come in lower, capitalised and upper case
+    words = sample[: SAMPLE_CHARS * 2].split()  # the stop words come in lower, capitalised and upper case
     if len(words) < 3:
         return None
     language = _vote(words, stopwords)
     if language is None and skip:
         without = _sample(lines, skip)
-        language = _vote(without[:SAMPLE_CHARS].split(), stopwords)
+        language = _vote(without[: SAMPLE_CHARS * 2].split(), stopwords)
     if language:
         return language
     import py3langid
