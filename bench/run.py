@@ -4,8 +4,11 @@ For each corpus size: generate (or reuse) a seed-style corpus, measure the floor
 documents and write them to Parquet with pyarrow, no cleaning, one process), run `news-etl run`
 in a subprocess against a background Prefect server while sampling the peak RSS of its whole
 process tree, read the seconds per step from meta.runs, and score the cleaner's removed lines
-against the generator's ground truth. Writes bench/results/bench-<time>.json, latest.json and a
-PNG plot of time and peak memory against corpus size.
+against the generator's ground truth. Then, as the next cron run would, run again over the same
+input plus ``--scheduled`` new documents (another seed) into the warehouse the first run built:
+what a scheduled run costs once the warehouse holds the corpus. Writes
+bench/results/bench-<time>.json, latest.json and a PNG plot of time and peak memory against
+corpus size.
 
     python -m bench.run --sizes 10000 100000 --workers 2
 """
@@ -37,11 +40,11 @@ from bench.generate import generate
 REPO = Path(__file__).resolve().parent.parent
 
 
-def corpus_for(size: int, fmt: str, cache: Path) -> Path:
-    path = cache / f"corpus-{fmt}-{size}"
+def corpus_for(size: int, fmt: str, cache: Path, seed: int = 0) -> Path:
+    path = cache / (f"corpus-{fmt}-{size}" + (f"-seed{seed}" if seed else ""))
     if not (path / "corpus.json").exists():
         shutil.rmtree(path, ignore_errors=True)
-        generate(size, path, fmt)
+        generate(size, path, fmt, seed)
     return path
 
 
@@ -112,11 +115,11 @@ class PrefectServer:
         self.proc.wait(timeout=30)
 
 
-def run_pipeline(inputs: Path, warehouse: Path, workers: int, env: dict) -> dict:
+def run_pipeline(inputs: list[Path], warehouse: Path, workers: int, env: dict) -> dict:
     """Wall seconds and peak RSS of one `news-etl run`: of the CLI process and all its children
     together, and of each part alone (the main process; the workers, while they run)."""
-    cmd = [sys.executable, "-m", "flows.cli", "run", "--input", str(inputs), "--warehouse", str(warehouse),
-           "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "flows.cli", "run", *(a for p in inputs for a in ("--input", str(p))),
+           "--warehouse", str(warehouse), "--workers", str(workers)]
     peak = peak_main = peak_children = 0
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -146,13 +149,19 @@ def run_pipeline(inputs: Path, warehouse: Path, workers: int, env: dict) -> dict
             "peak_children_rss_mb": peak_children / 2**20, "stdout": out.strip()}
 
 
+def last_run(con) -> tuple[dict, int, int]:
+    """Seconds per step, documents in and articles out of the warehouse's latest run."""
+    steps, docs_in, articles = con.execute(
+        "SELECT step_seconds, documents_in, articles_out FROM meta.runs ORDER BY started_at DESC LIMIT 1"
+    ).fetchone()
+    return dict(steps or {}), docs_in, articles
+
+
 def run_facts(warehouse: Path, truth: Path) -> dict:
     """Seconds per step of the run, and the cleaner's scores against the ground truth."""
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
     try:
-        steps, docs_in, articles = con.execute(
-            "SELECT step_seconds, documents_in, articles_out FROM meta.runs ORDER BY started_at DESC LIMIT 1"
-        ).fetchone()
+        steps, docs_in, articles = last_run(con)
         con.execute(f"CREATE TEMP VIEW truth AS SELECT doc_id, trim(regexp_replace(text, '\\s+', ' ', 'g')) AS text, label FROM '{truth}'")
         tp, fp, fn = con.execute("""
             WITH removed AS (SELECT doc_id, trim(regexp_replace(text, '\\s+', ' ', 'g')) AS text FROM lake.boilerplate),
@@ -168,7 +177,7 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
     finally:
         con.close()
     return {
-        "step_seconds": dict(steps or {}),
+        "step_seconds": steps,
         "documents_in": docs_in,
         "articles_out": articles,
         "boilerplate_precision": round(tp / (tp + fp), 4) if tp + fp else None,
@@ -177,15 +186,32 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
     }
 
 
-def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str) -> dict:
+def scheduled_run(corpus: Path, extra: Path, fmt: str, warehouse: Path, workers: int, env: dict) -> dict:
+    """A cron run after the first: the same input directory again (every file unchanged) and a
+    directory of new documents, into the warehouse the first run built."""
+    run = run_pipeline([input_dir(corpus, fmt), input_dir(extra, fmt)], warehouse, workers, env)
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        steps, docs_in, _ = last_run(con)
+    finally:
+        con.close()
+    return {"new_docs": docs_in, "seconds": round(run["seconds"], 2), "peak_rss_mb": round(run["peak_rss_mb"]),
+            "step_seconds": steps, "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2)}
+
+
+def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, new_docs: int) -> dict:
     corpus = corpus_for(size, fmt, cache)
     meta = json.loads((corpus / "corpus.json").read_text())
     with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
         floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
         env = {**os.environ, "PREFECT_API_URL": server_url, "PREFECT_LOGGING_LEVEL": "WARNING",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(REPO)}
-        run = run_pipeline(input_dir(corpus, fmt), Path(tmp) / "warehouse", workers, env)
+        run = run_pipeline([input_dir(corpus, fmt)], Path(tmp) / "warehouse", workers, env)
         facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
+        scheduled = None
+        if new_docs:
+            extra = corpus_for(new_docs, fmt, cache, seed=1)
+            scheduled = scheduled_run(corpus, extra, fmt, Path(tmp) / "warehouse", workers, env)
     steps = facts["step_seconds"]
     mb = meta["bytes"] / 2**20
     return {
@@ -202,6 +228,7 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str) 
         "step_seconds": steps,
         "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2),
         **{k: v for k, v in facts.items() if k != "step_seconds"},
+        "scheduled": scheduled,
         "summary": run["stdout"],
     }
 
@@ -237,6 +264,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "news-etl-bench"),
                         help="where generated corpora are kept between runs")
+    parser.add_argument("--scheduled", type=int, default=1000, metavar="N",
+                        help="after each size, time a second run that finds N new documents (0: none)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args()
 
@@ -246,7 +275,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="news-etl-prefect-") as home, PrefectServer(Path(home)) as server:
         for size in sorted(args.sizes):
-            result = bench_size(size, args.format, args.workers, cache, server.url)
+            result = bench_size(size, args.format, args.workers, cache, server.url, args.scheduled)
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "summary"}), flush=True)
     report = {
