@@ -281,7 +281,7 @@ def test_search_stems_german_words(seeds_warehouse):
 
 
 def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
-    from tasks.batch import _rules
+    from tasks.ruleset import load_rules
     from tasks.clean import clean
 
     rows = seeds_db.execute("""SELECT d.raw_text, a.paragraphs, a.n_paragraphs FROM staging.stg_articles a
@@ -289,7 +289,7 @@ def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
     assert len(rows) == 5
     for raw, paragraphs, n in rows:
         assert len(paragraphs) == n
-        assert paragraphs == clean(raw, _rules(())).paragraphs
+        assert paragraphs == clean(raw, load_rules()).paragraphs
 
 
 def test_word_counts_lowercases_and_counts_words_of_title_and_body():
@@ -324,6 +324,14 @@ def test_many_word_counts_equals_word_counts_text_by_text():
         assert all(len(w) == len(set(w)) for w in words)
     assert [column.to_pylist() for column in many_word_counts(["", " ,"])] == [[[], []], [[], []]]
     assert [column.to_pylist() for column in many_word_counts([])] == [[], []]
+
+
+def test_the_word_character_table_is_str_isalnum():
+    from tasks.search import _alnum_table
+
+    table = _alnum_table()
+    assert len(table) == 0x110000
+    assert table.tolist() == [chr(c).isalnum() for c in range(0x110000)]
 
 
 def _search(con, query: str) -> list[tuple[str, float]]:
