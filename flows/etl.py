@@ -24,7 +24,7 @@ from tasks.lock import WarehouseLock
 from tasks.model import build as build_models
 from tasks.model import model_task
 from tasks.quarantine import quarantine_row
-from tasks.ruleset import load_rules
+from tasks.ruleset import cached_rules
 from tasks.settings import Settings
 from tasks.write import to_table, write_parquet_atomic
 
@@ -76,7 +76,7 @@ def etl(
         rules_files=tuple(str(Path(r).resolve()) for r in rules or ()),
         extra={"favor": favor, "repeat_min_docs": repeat_min_docs},
     )
-    load_rules(settings.rules_files)  # a broken rules file fails here, naming the file, not in every batch
+    cached_rules(settings.rules_files)  # a broken rules file fails here, naming the file, not in every batch
     run_id = flow_run.get_id() or uuid.uuid4().hex
     started_at = datetime.now(timezone.utc)
     timer = StepTimer()
@@ -101,7 +101,7 @@ def etl(
         with timer.step("process"):
             results = []
             if batches or kept:
-                runner = task_runner_for(workers, dask_address)
+                runner = task_runner_for(workers, dask_address, len(batches) + len(kept))
                 results = process_batches.with_options(task_runner=runner)(batches, kept, settings, run_id, started_at, progress)
             if plan["rejected"]:
                 results.append(stage_rejected(settings, run_id, len(batches) + len(kept), plan["rejected"], started_at))
@@ -179,13 +179,15 @@ def stage_rejected(settings: Settings, run_id: str, batch_no: int, rejected: lis
             "quarantined": len(rows), "bytes": 0, "seconds": 0.0}
 
 
-def task_runner_for(workers: int | None = None, dask_address: str | None = None):
-    """ProcessPool on this machine, or an existing Dask cluster through prefect-dask."""
+def task_runner_for(workers: int | None = None, dask_address: str | None = None, n_tasks: int | None = None):
+    """ProcessPool on this machine, or an existing Dask cluster through prefect-dask. No more
+    processes than tasks: a single batch (a scheduled run's few new files) runs in this process,
+    which has the code imported and the rules compiled, where a worker would take seconds to start."""
     if dask_address:
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)
-    workers = workers or os.cpu_count() or 1
+    workers = min(workers or os.cpu_count() or 1, n_tasks or os.cpu_count() or 1)
     if workers <= 1:
         return ThreadPoolTaskRunner(max_workers=1)
     return ProcessPoolTaskRunner(max_workers=workers)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from prefect import task
 
 from . import PIPELINE_VERSION
-from .clean import Article, clean, load_rules
+from .clean import Article, clean
 from .crashpoints import crash_point
 from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
@@ -25,6 +25,7 @@ from .fingerprint import minhashes
 from .line_stats import document_line_keys
 from .normalize import normalize
 from .quarantine import quarantine_row
+from .ruleset import RuleSet, cached_rules
 from .search import many_word_counts
 from .settings import Settings
 from .write import to_table, write_parquet_atomic
@@ -32,11 +33,6 @@ from .write import to_table, write_parquet_atomic
 
 # Arrow's default pool (mimalloc) keeps the pages a chunk's tables freed, and the worker's RSS with them.
 pa.set_memory_pool(pa.system_memory_pool())
-
-
-@lru_cache(maxsize=8)
-def _rules(files: tuple[str, ...]):
-    return load_rules(files)
 
 
 def parse_published(value: str | None) -> datetime | None:
@@ -99,12 +95,11 @@ def extract_document(doc: RawDocument, settings: Settings, keep_document: bool =
     return Extracted(doc, normalize(meta["text"]), keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
 
 
-def clean_document(item: Extracted, settings: Settings, run_id: str, ingested_at: datetime,
+def clean_document(item: Extracted, rules: RuleSet, settings: Settings, run_id: str, ingested_at: datetime,
                    repeated=None) -> tuple[dict, list[dict]]:
     """Clean one document: its article row and boilerplate rows."""
     favor = settings.extra.get("favor", "balanced")
-    art = clean(item.text, _rules(tuple(settings.rules_files)), title_hint=item.title_hint, repeated=repeated,
-                favor=favor, normalized=True)
+    art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=favor, normalized=True)
     art.tags = list(dict.fromkeys(art.tags + item.tags))
     if not art.paragraphs:
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
@@ -139,6 +134,7 @@ class StagedBatch:
     def __init__(self, settings: Settings, run_id: str, batch_no: int, ingested_at: datetime, count_lines: bool = True):
         self.settings, self.run_id, self.batch_no, self.ingested_at = settings, run_id, batch_no, ingested_at
         self.count_lines = count_lines
+        self.rules = cached_rules(settings.rules_files)
         self.rows: dict[str, list[dict]] = {t: [] for t in ("documents", "articles", "boilerplate", "quarantine", "inputs", "line_counts")}
         self.article_columns: dict[str, pa.Array] = {}
         self.pending: list[Extracted] = []
@@ -170,7 +166,7 @@ class StagedBatch:
 
     def _frequent_lines(self) -> dict[str, frozenset[int]]:
         """Per source, the keys of lines frequent enough to be boilerplate; stages this chunk's counts."""
-        limits = _rules(tuple(self.settings.rules_files)).for_language(None).repeated
+        limits = self.rules.for_language(None).repeated
         min_docs = self.settings.extra.get("repeat_min_docs", 5)
         counts: dict[str, Counter] = {}
         for item in self.pending:
@@ -186,7 +182,7 @@ class StagedBatch:
         for i, item in enumerate(self.pending):
             self.pending[i] = None  # its normalized text goes once cleaned: a chunk holds 4 copies of its text otherwise
             try:
-                row, removed = clean_document(item, self.settings, self.run_id, self.ingested_at, frequent.get(item.doc.source_name))
+                row, removed = clean_document(item, self.rules, self.settings, self.run_id, self.ingested_at, frequent.get(item.doc.source_name))
             except BadInput as exc:
                 self.quarantine(item.doc.source_uri, exc, item.doc.raw_text.encode("utf-8"))
                 continue

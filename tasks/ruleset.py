@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _sre
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class RuleFile:
     byline: list[str] = field(default_factory=list)
     section_suffixes: list[str] = field(default_factory=list)
     stopwords: set[str] = field(default_factory=set)  # lower, capitalised and upper case
+    stopwords_path: str | None = None
     density: dict = field(default_factory=dict)
     repeated: dict = field(default_factory=dict)
 
@@ -217,6 +219,7 @@ def parse_rule_file(path: str | Path) -> RuleFile:
     rf.section_suffixes = list(data.get("title", {}).get("section_suffixes", []))
     if "stopwords" in data:
         sw_path = (path.parent / data["stopwords"]["file"]).resolve()
+        rf.stopwords_path = str(sw_path)
         words = {w.strip().lower() for w in sw_path.read_text(encoding="utf-8").split() if w.strip() and not w.startswith("#")}
         rf.stopwords = words | {w.capitalize() for w in words} | {w.upper() for w in words}  # as written: no lower() per line
     rf.density = dict(data.get("density", {}))
@@ -313,3 +316,37 @@ def load_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
         if not p.is_file():
             raise ValueError(f"rules file not found: {p}")
     return RuleSet([parse_rule_file(p) for p in paths])
+
+
+_loaded: dict[tuple[str, ...], tuple[tuple, RuleSet]] = {}
+
+
+def _stamp(paths: list[str]) -> tuple:
+    """What tells whether these files changed: size and modification time of each."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((p, st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((p, None, None))
+    return tuple(out)
+
+
+def _stamp_of(rules: RuleSet) -> tuple:
+    """Stamps of the shipped rule files there are now and of every file ``rules`` was read from."""
+    read = [f.path for f in rules.files] + [f.stopwords_path for f in rules.files if f.stopwords_path]
+    return _stamp([str(p) for p in sorted(RULES_DIR.glob("*.toml"))] + read)
+
+
+def cached_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
+    """``load_rules``, kept in this process (its regexes compile once) for as long as none of the
+    files it read changed: a served deployment runs the flow again and again in one process, and
+    an edited rules file must count from the next run on."""
+    key = tuple(str(p) for p in extra_files)
+    hit = _loaded.get(key)
+    if hit is not None and hit[0] == _stamp_of(hit[1]):
+        return hit[1]
+    rules = load_rules(extra_files)
+    _loaded[key] = (_stamp_of(rules), rules)
+    return rules

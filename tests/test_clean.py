@@ -125,6 +125,30 @@ def test_user_rules_file_adds_rules_without_python(tmp_path):
         load_rules([str(tmp_path / "missing.toml")])
 
 
+def test_rules_kept_in_a_process_are_read_again_when_a_file_changes(tmp_path):
+    """A served deployment runs the flow many times in one process: the compiled rules are kept
+    across runs, but an edited rules file (or its stop-word list) counts from the next run."""
+    import os
+
+    from tasks.ruleset import cached_rules
+
+    site = tmp_path / "site.toml"
+    words = tmp_path / "words.txt"
+    words.write_text("und\n", encoding="utf-8")
+    site.write_text("language = 'xx'\n[stopwords]\nfile = 'words.txt'\n"
+                    "[[line]]\nname = 'promo'\npattern = '^jetzt abonnieren$'\n", encoding="utf-8")
+    first = cached_rules([str(site)])
+    assert cached_rules([str(site)]) is first
+    assert cached_rules([str(site)]) is not cached_rules([])
+    words.write_text("und\noder\n", encoding="utf-8")
+    os.utime(words, ns=(1, 1))  # an mtime that differs whatever the file system's clock resolution
+    second = cached_rules([str(site)])
+    assert second is not first and "oder" in second.stopwords["xx"]
+    site.write_text("[[line]]\nname = 'promo'\npattern = '^jetzt abonnieren!$'\n", encoding="utf-8")
+    third = cached_rules([str(site)])
+    assert third is not second and [r.pattern for r in third.files[-1].line] == ["^jetzt abonnieren!$"]
+
+
 def test_language_picks_the_rule_set(tmp_path):
     en = "The council voted on Tuesday night to build new cycle lanes along the river, and the work will start in the spring.\nLesen Sie auch\nShop owners on the road had warned that fewer parking spaces could cost them customers.\n"
     de = "Der Gemeinderat hat am Dienstag beschlossen, neue Radwege entlang des Flusses zu bauen, die Arbeiten beginnen im Frühjahr.\nLesen Sie auch\nDie Geschäftsleute an der Straße hatten gewarnt, dass weniger Parkplätze sie Kunden kosten könnten.\n"

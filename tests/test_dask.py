@@ -49,3 +49,17 @@ def test_worker_processes_import_no_duckdb_and_no_model_code():
             "print([m for m in ('duckdb', 'flows.etl', 'tasks.load', 'tasks.model', 'py3langid', 'trafilatura') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_more_worker_processes_than_batches():
+    """A single batch (a scheduled run's few new files) runs in the flow's process: starting a
+    worker costs seconds of imports for under a second of work."""
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    from flows.etl import task_runner_for
+
+    assert isinstance(task_runner_for(4, None, 1), ThreadPoolTaskRunner)
+    assert isinstance(task_runner_for(1, None, 50), ThreadPoolTaskRunner)
+    pool = task_runner_for(4, None, 3)
+    assert isinstance(pool, ProcessPoolTaskRunner) and pool._max_workers == 3
+    assert task_runner_for(2, None, 50)._max_workers == 2
