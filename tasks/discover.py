@@ -60,7 +60,7 @@ def walk(inputs: list[str | Path]) -> Iterator[InputFile | Rejected]:
         if not os.path.lexists(root):
             raise FileNotFoundError(f"input not found: {given}")
         if os.path.isfile(root):
-            yield _input_file(root, os.path.dirname(root))
+            yield _input_file(root, os.path.dirname(root), kind_of(root) or "txt")
             continue
         root_real = os.path.realpath(root)
         stack = [root]
@@ -81,8 +81,8 @@ def walk(inputs: list[str | Path]) -> Iterator[InputFile | Rejected]:
                             yield rejected
                     elif entry.is_dir(follow_symlinks=False):
                         subdirs.append(path)
-                    elif kind_of(entry.name):
-                        yield _input_file(path, root)
+                    elif kind := kind_of(entry.name):
+                        yield _input_file(path, root, kind)
                 except OSError as exc:
                     yield Rejected(path, "unreadable", str(exc))
             stack.extend(reversed(subdirs))
@@ -102,7 +102,7 @@ def _check_link(path: str, name: str, root_real: str) -> Rejected | None:
     return None
 
 
-def _input_file(path: str, root: str) -> InputFile | Rejected:
+def _input_file(path: str, root: str, kind: str) -> InputFile | Rejected:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -111,7 +111,7 @@ def _input_file(path: str, root: str) -> InputFile | Rejected:
         return Rejected(path, "not_a_file", f"mode {stat.filemode(st.st_mode)}")
     if not os.access(path, os.R_OK):
         return Rejected(path, "unreadable", "permission denied", st.st_size)
-    return InputFile(path, root, st.st_size, st.st_mtime_ns, kind_of(path) or "txt")
+    return InputFile(path, root, st.st_size, st.st_mtime_ns, kind)
 
 
 FILE_SCHEMA = pa.schema([("path", pa.string()), ("root", pa.string()), ("size", pa.int64()),
