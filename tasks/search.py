@@ -160,25 +160,26 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
            ORDER BY lake_path""").fetchall()]
     added = 0
     if files:
-        con.execute("""CREATE OR REPLACE TEMP TABLE search_fresh AS
-                       SELECT (SELECT coalesce(max(docno), 0) FROM search.documents) + row_number() OVER () AS docno,
-                              f.doc_id, f.run_id, f.words, f.word_counts
-                       FROM read_parquet(?, union_by_name = true) f
-                       SEMI JOIN (SELECT doc_id, run_id FROM search_diff WHERE docno IS NULL) n
-                            ON n.doc_id = f.doc_id AND n.run_id = f.run_id""", [files])
-        added = con.execute("SELECT count(*) FROM search_fresh").fetchone()[0]
-        con.execute("""INSERT INTO search.documents
-                       SELECT docno, doc_id, run_id, coalesce(list_sum(word_counts), 0) FROM search_fresh""")
-        con.execute("""INSERT INTO search.words
-                       SELECT (SELECT coalesce(max(word_id), 0) FROM search.words) + row_number() OVER (),
-                              word, stem(word, $1), $1
-                       FROM (SELECT DISTINCT unnest(words) AS word FROM search_fresh)
-                       ANTI JOIN search.words USING (word)""", [stemmer])
-        con.execute("""INSERT INTO search.postings
-                       SELECT f.docno, w.word_id, f.tf
-                       FROM (SELECT docno, unnest(words) AS word, unnest(word_counts) AS tf FROM search_fresh) f
-                       JOIN search.words w USING (word)""")
-        con.execute("DROP TABLE search_fresh")
+        # the new articles' words read from their files by each statement: copying them into a
+        # temporary table first took longer than the three reads (2.3 of 5.5 s for 100k articles)
+        fresh = """(SELECT f.doc_id, f.run_id, f.words, f.word_counts
+                    FROM read_parquet($files, union_by_name = true) f
+                    SEMI JOIN (SELECT doc_id, run_id FROM search_diff WHERE docno IS NULL) n
+                         ON n.doc_id = f.doc_id AND n.run_id = f.run_id)"""
+        added = con.execute(f"""INSERT INTO search.documents
+                                SELECT (SELECT coalesce(max(docno), 0) FROM search.documents) + row_number() OVER (),
+                                       doc_id, run_id, coalesce(list_sum(word_counts), 0)
+                                FROM {fresh}""", {"files": files}).fetchone()[0]
+        con.execute(f"""INSERT INTO search.words
+                        SELECT (SELECT coalesce(max(word_id), 0) FROM search.words) + row_number() OVER (),
+                               word, stem(word, $stemmer), $stemmer
+                        FROM (SELECT DISTINCT unnest(words) AS word FROM {fresh})
+                        ANTI JOIN search.words USING (word)""", {"files": files, "stemmer": stemmer})
+        con.execute(f"""INSERT INTO search.postings
+                        SELECT d.docno, w.word_id, f.tf
+                        FROM (SELECT doc_id, run_id, unnest(words) AS word, unnest(word_counts) AS tf FROM {fresh}) f
+                        JOIN search.documents d USING (doc_id, run_id)
+                        JOIN search.words w USING (word)""", {"files": files})
     con.execute("UPDATE search.words SET term = stem(word, $1), stemmer = $1 WHERE stemmer <> $1", [stemmer])
     con.execute(MATCH_MACRO.format(stemmer=stemmer, word=SQL_WORD))
     con.execute("DROP TABLE search_diff")
