@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .fingerprint import groups, word_spans
 
@@ -160,26 +161,33 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
            ORDER BY lake_path""").fetchall()]
     added = 0
     if files:
-        # the new articles' words read from their files by each statement: copying them into a
-        # temporary table first took longer than the three reads (2.3 of 5.5 s for 100k articles)
-        fresh = """(SELECT f.doc_id, f.run_id, f.words, f.word_counts
-                    FROM read_parquet($files, union_by_name = true) f
+        # A new article's docno follows from its place in the files (the first docno of its file
+        # plus its row number there), so the postings need no join with search.documents on the
+        # 64-character doc_id (at a million articles that join outgrew the memory limit), and each
+        # statement reads the words from the files (copying them into a temporary table first
+        # took longer than the three reads). Rows the filter leaves out leave gaps in docno.
+        base = con.execute("SELECT coalesce(max(docno), 0) FROM search.documents").fetchone()[0]
+        firsts = np.cumsum([0] + [pq.read_metadata(f).num_rows for f in files[:-1]]) + base + 1
+        con.execute("CREATE OR REPLACE TEMP TABLE search_files AS SELECT unnest($files) AS filename, unnest($firsts) AS first_docno",
+                    {"files": files, "firsts": firsts.tolist()})
+        fresh = """(SELECT s.first_docno + f.file_row_number AS docno, f.doc_id, f.run_id, f.words, f.word_counts
+                    FROM read_parquet($files, union_by_name = true, filename = true, file_row_number = true) f
+                    JOIN search_files s USING (filename)
                     SEMI JOIN (SELECT doc_id, run_id FROM search_diff WHERE docno IS NULL) n
                          ON n.doc_id = f.doc_id AND n.run_id = f.run_id)"""
         added = con.execute(f"""INSERT INTO search.documents
-                                SELECT (SELECT coalesce(max(docno), 0) FROM search.documents) + row_number() OVER (),
-                                       doc_id, run_id, coalesce(list_sum(word_counts), 0)
-                                FROM {fresh}""", {"files": files}).fetchone()[0]
+                                SELECT docno, doc_id, run_id, coalesce(list_sum(word_counts), 0) FROM {fresh}""",
+                            {"files": files}).fetchone()[0]
         con.execute(f"""INSERT INTO search.words
                         SELECT (SELECT coalesce(max(word_id), 0) FROM search.words) + row_number() OVER (),
                                word, stem(word, $stemmer), $stemmer
                         FROM (SELECT DISTINCT unnest(words) AS word FROM {fresh})
                         ANTI JOIN search.words USING (word)""", {"files": files, "stemmer": stemmer})
         con.execute(f"""INSERT INTO search.postings
-                        SELECT d.docno, w.word_id, f.tf
-                        FROM (SELECT doc_id, run_id, unnest(words) AS word, unnest(word_counts) AS tf FROM {fresh}) f
-                        JOIN search.documents d USING (doc_id, run_id)
+                        SELECT f.docno, w.word_id, f.tf
+                        FROM (SELECT docno, unnest(words) AS word, unnest(word_counts) AS tf FROM {fresh}) f
                         JOIN search.words w USING (word)""", {"files": files})
+        con.execute("DROP TABLE search_files")
     con.execute("UPDATE search.words SET term = stem(word, $1), stemmer = $1 WHERE stemmer <> $1", [stemmer])
     con.execute(MATCH_MACRO.format(stemmer=stemmer, word=SQL_WORD))
     con.execute("DROP TABLE search_diff")

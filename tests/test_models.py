@@ -386,6 +386,8 @@ def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_p
     assert "new-article" not in {d for d, _ in _search(lake_con, "peskow")}
     assert _search(lake_con, "Quark")[0][0] == "new-article"
     assert lake_con.execute("SELECT count(*) FROM search.documents").fetchone()[0] == 7
+    assert lake_con.execute("SELECT count(*) - count(DISTINCT docno) FROM search.documents").fetchone()[0] == 0
+    assert lake_con.execute("SELECT count(*) FROM search.postings ANTI JOIN search.documents USING (docno)").fetchone()[0] == 0
     assert lake_con.execute("SELECT count(*) - count(DISTINCT (docno, word_id)) FROM search.postings").fetchone()[0] == 0
     assert lake_con.execute("SELECT count(*) - count(DISTINCT word) FROM search.words").fetchone()[0] == 0
 
