@@ -309,9 +309,13 @@ class LineBand:
         return rx
 
 
+def _shipped() -> list[Path]:
+    return sorted(RULES_DIR.glob("*.toml"))
+
+
 def load_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
     """The shipped rule files (tasks/rules/*.toml) followed by the user's files (`--rules FILE`)."""
-    paths = sorted(RULES_DIR.glob("*.toml")) + [Path(p) for p in extra_files]
+    paths = _shipped() + [Path(p) for p in extra_files]
     for p in paths:
         if not p.is_file():
             raise ValueError(f"rules file not found: {p}")
@@ -336,7 +340,7 @@ def _stamp(paths: list[str]) -> tuple:
 def _stamp_of(rules: RuleSet) -> tuple:
     """Stamps of the shipped rule files there are now and of every file ``rules`` was read from."""
     read = [f.path for f in rules.files] + [f.stopwords_path for f in rules.files if f.stopwords_path]
-    return _stamp([str(p) for p in sorted(RULES_DIR.glob("*.toml"))] + read)
+    return _stamp([str(p) for p in _shipped()] + read)
 
 
 def cached_rules(extra_files: tuple[str, ...] | list[str] = ()) -> RuleSet:
