@@ -17,12 +17,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-import tasks.batch as batch
+import news_etl.tasks.ingest.batch as batch
 from bench.generate import generate
-from tasks.discover import walk
-from tasks.settings import Settings
+from news_etl.tasks.ingest.discover import walk
+from news_etl.tasks.settings import Settings
 
-STAGES = {  # function in tasks.batch -> stage
+STAGES = {  # function in news_etl.tasks.ingest.batch -> stage
     "extract_document": "extract + normalize",
     "clean": "clean",
     "minhashes": "MinHash",

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.clean import clean, load_rules  # noqa: E402
+from news_etl.tasks.cleaning.clean import clean, load_rules  # noqa: E402
 
 
 def documents(which: str) -> list[str]:

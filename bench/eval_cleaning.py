@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks.clean import clean, load_rules  # noqa: E402
+from news_etl.tasks.cleaning.clean import clean, load_rules  # noqa: E402
 from tests.corpus_score import CORPUS, HOLDOUT, Score, load_corpus, main_text  # noqa: E402
 
 RULES = load_rules()

@@ -118,7 +118,7 @@ class PrefectServer:
 def run_pipeline(inputs: list[Path], warehouse: Path, workers: int, env: dict) -> dict:
     """Wall seconds and peak RSS of one `news-etl run`: of the CLI process and all its children
     together, and of each part alone (the main process; the workers, while they run)."""
-    cmd = [sys.executable, "-m", "flows.cli", "run", *(a for p in inputs for a in ("--input", str(p))),
+    cmd = [sys.executable, "-m", "news_etl.flows.cli", "run", *(a for p in inputs for a in ("--input", str(p))),
            "--warehouse", str(warehouse), "--workers", str(workers)]
     peak = peak_main = peak_children = 0
     started = time.perf_counter()

@@ -13,8 +13,8 @@ from datetime import datetime
 from prefect import flow, unmapped
 from prefect.futures import as_completed
 
-from tasks.batch import process_batch, reclean_batch
-from tasks.settings import Settings
+from news_etl.tasks.ingest.batch import process_batch, reclean_batch
+from news_etl.tasks.settings import Settings
 
 
 @contextmanager

@@ -19,12 +19,12 @@ def _quiet_prefect() -> None:
 
 
 def cmd_run(args) -> int:
-    from tasks.lock import WarehouseLock
+    from news_etl.tasks.warehouse.lock import WarehouseLock
 
     # Fail before Prefect starts when another run holds the warehouse (the flow locks it again).
     WarehouseLock(args.warehouse, wait_seconds=args.wait).acquire().release()
     _quiet_prefect()
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     summary = run_etl(
         inputs=[DEFAULT_INPUT] if args.input is None else args.input,
@@ -53,8 +53,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from tasks.database import connect
-    from tasks.search import load_fts
+    from news_etl.tasks.warehouse.database import connect
+    from news_etl.tasks.warehouse.search import load_fts
 
     con = connect(Path(args.warehouse) / "news.duckdb", read_only=True, wait_seconds=args.wait)
     try:
@@ -78,8 +78,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from tasks.model import describe_models, render_docs
-    from tasks.settings import DEFAULT_SQL_DIR
+    from news_etl.tasks.warehouse.model import describe_models, render_docs
+    from news_etl.tasks.settings import DEFAULT_SQL_DIR
 
     sql_dir = Path(args.sql_dir or DEFAULT_SQL_DIR)
     if args.docs:
@@ -90,7 +90,7 @@ def cmd_models(args) -> int:
             Path(args.docs).write_text(text, encoding="utf-8")
             print(f"wrote {args.docs}")
         return 0
-    from tasks.database import connect
+    from news_etl.tasks.warehouse.database import connect
 
     con = connect(Path(args.warehouse) / "news.duckdb", read_only=True, wait_seconds=args.wait)
     try:
@@ -106,7 +106,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from tasks.search import search_warehouse
+    from news_etl.tasks.warehouse.search import search_warehouse
 
     hits = search_warehouse(args.warehouse, args.query, limit=args.limit, wait_seconds=args.wait)
     if not hits:
@@ -119,9 +119,9 @@ def cmd_search(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from tasks.explain import explain
-    from tasks.extract import decode, extract_html
-    from tasks.ruleset import load_rules
+    from news_etl.tasks.cleaning.explain import explain
+    from news_etl.tasks.ingest.extract import decode, extract_html
+    from news_etl.tasks.cleaning.ruleset import load_rules
 
     path = Path(args.file)
     if not path.is_file():
@@ -219,7 +219,7 @@ def add_serve_parser(sub) -> None:
 
 def cmd_serve(args) -> int:
     _quiet_prefect()
-    from flows.deploy import build_deployment, check_server, serve
+    from news_etl.flows.deploy import build_deployment, check_server, serve
 
     url = check_server()
     deployment = build_deployment(

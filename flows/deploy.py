@@ -47,7 +47,7 @@ def build_deployment(
     from prefect.client.schemas.schedules import CronSchedule
     from pydantic import ValidationError
 
-    from flows.etl import etl
+    from news_etl.flows.etl import etl
 
     try:
         CronSchedule(cron=cron)

@@ -15,18 +15,18 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from flows.batches import process_batches
-from tasks.discover import discover_task, kept_documents
-from tasks.export import export_marts, export_task
-from tasks.crashpoints import crash_point
-from tasks.load import finish_run, frequent_lines, load_task, models_current, recover
-from tasks.lock import WarehouseLock
-from tasks.model import build as build_models
-from tasks.model import model_task
-from tasks.quarantine import quarantine_row
-from tasks.ruleset import cached_rules
-from tasks.settings import Settings
-from tasks.write import to_table, write_parquet_atomic
+from news_etl.flows.batches import process_batches
+from news_etl.tasks.ingest.discover import discover_task, kept_documents
+from news_etl.tasks.warehouse.export import export_marts, export_task
+from news_etl.tasks.crashpoints import crash_point
+from news_etl.tasks.warehouse.load import finish_run, frequent_lines, load_task, models_current, recover
+from news_etl.tasks.warehouse.lock import WarehouseLock
+from news_etl.tasks.warehouse.model import build as build_models
+from news_etl.tasks.warehouse.model import model_task
+from news_etl.tasks.ingest.quarantine import quarantine_row
+from news_etl.tasks.cleaning.ruleset import cached_rules
+from news_etl.tasks.settings import Settings
+from news_etl.tasks.ingest.write import to_table, write_parquet_atomic
 
 
 class StepTimer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SQL_DIR = REPO_ROOT / "sql"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the repository, or site-packages/news_etl
+DEFAULT_SQL_DIR = PACKAGE_ROOT / "sql"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def seeds_warehouse(prefect_harness, tmp_path_factory) -> Path:
     """A warehouse built by a real `etl` flow run (two worker processes) on the seeds."""
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     warehouse = tmp_path_factory.mktemp("seeds_warehouse")
     summary = run_etl([str(SEEDS)], str(warehouse), workers=2)

@@ -10,7 +10,7 @@ Scoring follows trafilatura's evaluation: a system's output for a document is it
 (title, subtitle and body). A found ``must`` snippet is a true positive, a missing one a false
 negative; a found ``must_not`` snippet is a false positive, a missing one a true negative.
 precision = TP/(TP+FP), recall = TP/(TP+FN), F1 their harmonic mean,
-accuracy = (TP+TN)/all. Snippets and outputs are compared after tasks.normalize.normalize.
+accuracy = (TP+TN)/all. Snippets and outputs are compared after news_etl.tasks.cleaning.normalize.normalize.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.normalize import normalize
+from news_etl.tasks.cleaning.normalize import normalize
 
 CORPUS = Path(__file__).parent / "corpus"
 HOLDOUT = CORPUS / "holdout"  # written after the rules were frozen: never tune rules on it

@@ -124,7 +124,7 @@ def build_inputs(root: Path, outside: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def bad_run(prefect_harness, tmp_path_factory):
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     base = tmp_path_factory.mktemp("bad_input")
     root, warehouse = base / "inputs", base / "wh"
@@ -227,7 +227,7 @@ GERMAN = "Außenminister Lawrow erklärte, die Zusammenarbeit mit Pjöngjang wer
     (b"%PDF-1.7\n" + bytes(range(256)), ("binary", None)),
 ])
 def test_decode(data, expected):
-    from tasks.extract import BadInput, decode
+    from news_etl.tasks.ingest.extract import BadInput, decode
 
     encoding, text = expected
     if text is None:

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from tasks.clean import MOVED, clean, load_rules
-from tasks.line_stats import count_line_keys, line_key
-from tasks.normalize import fold, normalize
+from news_etl.tasks.cleaning.clean import MOVED, clean, load_rules
+from news_etl.tasks.cleaning.line_stats import count_line_keys, line_key
+from news_etl.tasks.cleaning.normalize import fold, normalize
 from tests.conftest import REPO, SEEDS
 from tests.corpus_score import HOLDOUT, load_corpus
 
@@ -130,7 +130,7 @@ def test_rules_kept_in_a_process_are_read_again_when_a_file_changes(tmp_path):
     across runs, but an edited rules file (or its stop-word list) counts from the next run."""
     import os
 
-    from tasks.ruleset import cached_rules
+    from news_etl.tasks.cleaning.ruleset import cached_rules
 
     site = tmp_path / "site.toml"
     words = tmp_path / "words.txt"
@@ -245,7 +245,7 @@ def test_line_keys_and_repeated_lines():
 
 def test_cli_explain_prints_every_line_with_its_rule(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "explain", str(SEEDS / "002_94487af1b5de2620.txt")],
+        [sys.executable, "-m", "news_etl.flows.cli", "explain", str(SEEDS / "002_94487af1b5de2620.txt")],
         capture_output=True, text=True, cwd=REPO, check=True,
     )
     out = res.stdout
@@ -256,7 +256,7 @@ def test_cli_explain_prints_every_line_with_its_rule(tmp_path):
     # a 297-character line: rules try lines up to max_chars (default 200) only
     site.write_text("[[line]]\nname = 'kremlin_quote'\nmax_chars = 400\npattern = '^„nein, es wurden.*$'\n", encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "explain", str(SEEDS / "002_94487af1b5de2620.txt"), "--rules", str(site)],
+        [sys.executable, "-m", "news_etl.flows.cli", "explain", str(SEEDS / "002_94487af1b5de2620.txt"), "--rules", str(site)],
         capture_output=True, text=True, cwd=REPO, check=True,
     ).stdout
     assert "DROP kremlin_quote" in out
@@ -268,7 +268,7 @@ def test_rule_gates_never_hide_a_match():
     seeds and the corpus."""
     import re
 
-    from tasks.ruleset import ANY, GATE_CHARS, admits, prefixes
+    from news_etl.tasks.cleaning.ruleset import ANY, GATE_CHARS, admits, prefixes
 
     assert prefixes("^(lesen sie auch|mehr zum thema)") == {("le", False), ("me", False)}
     assert prefixes("^(a)?b") == {("ab", False), ("b", True)}

@@ -4,7 +4,7 @@ bench/eval_cleaning.py prints the same scores next to trafilatura and no cleanin
 
 from __future__ import annotations
 
-from tasks.clean import clean, load_rules
+from news_etl.tasks.cleaning.clean import clean, load_rules
 from tests.corpus_score import HOLDOUT, Score, load_corpus, main_text, structure_errors
 
 RULES = load_rules()

@@ -27,7 +27,7 @@ def contents(warehouse) -> dict:
 def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path, monkeypatch):
     from distributed import LocalCluster
 
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     # Worker processes must import the repo's `tasks` package.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
@@ -45,8 +45,8 @@ def test_worker_processes_import_no_duckdb_and_no_model_code():
     import subprocess
     import sys
 
-    code = ("import sys, flows.batches, tasks.batch; "
-            "print([m for m in ('duckdb', 'flows.etl', 'tasks.load', 'tasks.model', 'py3langid', 'trafilatura') if m in sys.modules])")
+    code = ("import sys, news_etl.flows.batches, news_etl.tasks.ingest.batch; "
+            "print([m for m in ('duckdb', 'news_etl.flows.etl', 'news_etl.tasks.warehouse.load', 'news_etl.tasks.warehouse.model', 'py3langid', 'trafilatura') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -56,7 +56,7 @@ def test_no_more_worker_processes_than_batches():
     worker costs seconds of imports for under a second of work."""
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-    from flows.etl import task_runner_for
+    from news_etl.flows.etl import task_runner_for
 
     assert isinstance(task_runner_for(4, None, 1), ThreadPoolTaskRunner)
     assert isinstance(task_runner_for(1, None, 50), ThreadPoolTaskRunner)

@@ -17,7 +17,7 @@ def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_p
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL
 
-    from flows.deploy import build_deployment
+    from news_etl.flows.deploy import build_deployment
 
     warehouse = tmp_path / "wh"
     deployment = build_deployment([str(SEEDS)], str(warehouse), cron="*/15 * * * *", name="test-quarter-hourly")
@@ -66,7 +66,7 @@ def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONPATH=str(REPO))
     if api_url:
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/api"
-    res = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
+    res = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 1
     assert len(res.stderr.strip().splitlines()) == 1
@@ -74,7 +74,7 @@ def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
 
 
 def test_invalid_cron_is_refused(tmp_path):
-    from flows.deploy import build_deployment
+    from news_etl.flows.deploy import build_deployment
 
     with pytest.raises(ValueError, match="invalid cron schedule 'every hour'"):
         build_deployment([str(SEEDS)], str(tmp_path / "wh"), cron="every hour")
@@ -94,7 +94,7 @@ def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path):
            "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
     log = open(tmp_path / "serve.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", "--cron", "0 3 * * *", "--input", str(SEEDS),
+        [sys.executable, "-m", "news_etl.flows.cli", "serve", "--cron", "0 3 * * *", "--input", str(SEEDS),
          "--warehouse", str(warehouse), "--name", "test-served", "--workers", "2"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

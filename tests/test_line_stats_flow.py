@@ -16,7 +16,7 @@ def _article(i: int) -> str:
 
 
 def test_repeated_lines_are_removed_and_their_counts_persist(prefect_harness, tmp_path):
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     site = tmp_path / "in" / "nordkurier"
     site.mkdir(parents=True)
@@ -51,10 +51,10 @@ def test_repeated_lines_are_removed_and_their_counts_persist(prefect_harness, tm
 
 
 def test_a_recurring_byline_is_moved_not_removed():
-    from tasks.clean import clean
-    from tasks.line_stats import line_key
-    from tasks.normalize import normalize
-    from tasks.ruleset import load_rules
+    from news_etl.tasks.cleaning.clean import clean
+    from news_etl.tasks.cleaning.line_stats import line_key
+    from news_etl.tasks.cleaning.normalize import normalize
+    from news_etl.tasks.cleaning.ruleset import load_rules
 
     byline = "Vu Anh (Laut Interfax, Reuters )"
     text = f"{_article(0)}\n\n{byline}\n"

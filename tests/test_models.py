@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.fingerprint import minhash
-from tasks.load import ensure_tables
-from tasks.model import DataTestFailure, ModelError, build_on, discover_models, parse_header, render_docs
-from tasks.write import LAKE_TABLES
+from news_etl.tasks.ingest.fingerprint import minhash
+from news_etl.tasks.warehouse.load import ensure_tables
+from news_etl.tasks.warehouse.model import DataTestFailure, ModelError, build_on, discover_models, parse_header, render_docs
+from news_etl.tasks.ingest.write import LAKE_TABLES
 from tests.conftest import REPO
 
 SQL = REPO / "sql"
@@ -149,8 +149,8 @@ def test_failing_data_test_fails_the_build_with_a_readable_message(lake_con, sql
 def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_copy, tmp_path):
     from prefect import flow
 
-    from tasks.model import model_task
-    from tasks.settings import Settings
+    from news_etl.tasks.warehouse.model import model_task
+    from news_etl.tasks.settings import Settings
 
     _write(sql_copy / "tests" / "no_reuters.sql", "-- test: nobody credits Reuters.\n"
            "select doc_id from marts.articles where list_contains(credits, 'Reuters')")
@@ -257,7 +257,7 @@ def test_every_mart_is_exported_with_its_columns(seeds_warehouse, seeds_db):
 # --- search and CLI ------------------------------------------------------------------------------
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, cwd=REPO)
+    return subprocess.run([sys.executable, "-m", "news_etl.flows.cli", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_search_peskow_finds_the_articles_quoting_him(seeds_warehouse, seeds_db):
@@ -272,7 +272,7 @@ def test_search_peskow_finds_the_articles_quoting_him(seeds_warehouse, seeds_db)
 
 
 def test_search_stems_german_words(seeds_warehouse):
-    from tasks.search import search_warehouse
+    from news_etl.tasks.warehouse.search import search_warehouse
 
     # "Beziehung" finds "Beziehungen" (seed 004's title) through the German stemmer
     hits = search_warehouse(seeds_warehouse, "Beziehung", limit=5)
@@ -281,8 +281,8 @@ def test_search_stems_german_words(seeds_warehouse):
 
 
 def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
-    from tasks.ruleset import load_rules
-    from tasks.clean import clean
+    from news_etl.tasks.cleaning.ruleset import load_rules
+    from news_etl.tasks.cleaning.clean import clean
 
     rows = seeds_db.execute("""SELECT d.raw_text, a.paragraphs, a.n_paragraphs FROM staging.stg_articles a
                                JOIN staging.stg_documents d USING (doc_id)""").fetchall()
@@ -293,7 +293,7 @@ def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
 
 
 def test_word_counts_lowercases_and_counts_words_of_title_and_body():
-    from tasks.search import word_counts
+    from news_etl.tasks.warehouse.search import word_counts
 
     words, counts = word_counts("Peskow: Kreml", "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.")
     assert dict(zip(words, counts)) == {"peskow": 2, "kreml": 2, "der": 1, "moskau": 1, "sagt": 2, "2": 1, "2024": 1}
@@ -301,7 +301,7 @@ def test_word_counts_lowercases_and_counts_words_of_title_and_body():
 
 
 def test_minhashes_of_a_chunk_equal_minhash_text_by_text():
-    from tasks.fingerprint import minhashes
+    from news_etl.tasks.ingest.fingerprint import minhashes
 
     texts = ["", "eins zwei drei vier", "eins zwei drei vier fünf", "Ünïcödé wörter hier und da und dort",
              " ".join(f"wort{i}" for i in range(300))] * 2
@@ -314,7 +314,7 @@ def test_minhashes_of_a_chunk_equal_minhash_text_by_text():
 
 
 def test_many_word_counts_equals_word_counts_text_by_text():
-    from tasks.search import many_word_counts, word_counts
+    from news_etl.tasks.warehouse.search import many_word_counts, word_counts
 
     texts = ["", "Peskow: Kreml", "Straße STRASSE İstanbul ǅemal ﬁx 𝔘𝔫𝔦 ½ ² a_b", "a a a", "", "\ud800 x y",
              "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.\n\nZweiter Absatz – „Zitat“ «Kreml»."] * 3
@@ -327,7 +327,7 @@ def test_many_word_counts_equals_word_counts_text_by_text():
 
 
 def test_the_word_character_table_is_str_isalnum():
-    from tasks.search import _alnum_table
+    from news_etl.tasks.warehouse.search import _alnum_table
 
     table = _alnum_table()
     assert len(table) == 0x110000
@@ -340,7 +340,7 @@ def _search(con, query: str) -> list[tuple[str, float]]:
 
 def _index_words(con, warehouse: Path, doc_id: str, title: str, body: str) -> None:
     """Write the lake file the index reads an article's words from, as a run would."""
-    from tasks.search import word_counts
+    from news_etl.tasks.warehouse.search import word_counts
 
     run_id = con.execute("SELECT run_id FROM lake.articles WHERE doc_id = ?", [doc_id]).fetchone()[0]
     words, counts = word_counts(title, body)
@@ -354,7 +354,7 @@ def _index_words(con, warehouse: Path, doc_id: str, title: str, body: str) -> No
 def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_path):
     """A second build indexes only the new article; exact copies are not hits twice; more
     occurrences of a rare word rank higher; a rebuilt article replaces its index rows."""
-    from tasks.search import update_index
+    from news_etl.tasks.warehouse.search import update_index
 
     build_on(lake_con, SQL, warehouse=tmp_path)
     n_postings = lake_con.execute("SELECT count(*) FROM search.postings").fetchone()[0]
@@ -393,7 +393,7 @@ def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_p
 
 
 def test_search_index_follows_a_new_stemmer(lake_con, tmp_path):
-    from tasks.search import update_index
+    from news_etl.tasks.warehouse.search import update_index
 
     build_on(lake_con, SQL, warehouse=tmp_path)
     lake_con.execute("BEGIN")

@@ -14,8 +14,8 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from tasks.crashpoints import POINTS
-from tasks.lock import WarehouseBusy, WarehouseLock
+from news_etl.tasks.crashpoints import POINTS
+from news_etl.tasks.warehouse.lock import WarehouseBusy, WarehouseLock
 
 from .conftest import REPO, SEEDS
 
@@ -52,7 +52,7 @@ def corpus(tmp_path) -> Path:
 
 
 def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, corpus, tmp_path):
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     warehouse = tmp_path / "wh"
     first = run_etl([corpus], warehouse, workers=1)
@@ -80,7 +80,7 @@ def test_a_second_run_fails_at_once_while_one_holds_the_warehouse(prefect_harnes
         with pytest.raises(WarehouseBusy, match="in use by run run-a"):
             WarehouseLock(warehouse, run_id="run-b").acquire()
         proc = subprocess.run(
-            [sys.executable, "-m", "flows.cli", "run", "--input", str(SEEDS), "--warehouse", str(warehouse)],
+            [sys.executable, "-m", "news_etl.flows.cli", "run", "--input", str(SEEDS), "--warehouse", str(warehouse)],
             cwd=REPO, capture_output=True, text=True, timeout=120, env=_env(),
         )
     assert proc.returncode == 1
@@ -100,7 +100,7 @@ def test_wait_queues_behind_the_running_one(tmp_path):
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     warehouse = tmp_path / "wh"
-    code = f"from tasks.lock import WarehouseLock; WarehouseLock({str(warehouse)!r}, 'dead').acquire(); import os; os._exit(0)"
+    code = f"from news_etl.tasks.warehouse.lock import WarehouseLock; WarehouseLock({str(warehouse)!r}, 'dead').acquire(); import os; os._exit(0)"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env=_env())
     assert WarehouseLock(warehouse).holder()["run_id"] == "dead"  # the file still names the dead run
     with WarehouseLock(warehouse, run_id="next") as lock:
@@ -119,7 +119,7 @@ def _env() -> dict:
 def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_harness, corpus, tmp_path):
     """SIGKILL a real `news-etl run` process at each crash point; readers never see partial data,
     and the next run leaves every document exactly once."""
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     procs = {}
     for point in POINTS:
@@ -127,7 +127,7 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
         if point != "after_plan":  # an earlier run already loaded part of the inputs
             run_etl([corpus / "seeds" / "000_39ce13e694da38b8.txt"], warehouse, workers=1)
         procs[point] = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "run", "--input", str(corpus), "--warehouse", str(warehouse),
+            [sys.executable, "-m", "news_etl.flows.cli", "run", "--input", str(corpus), "--warehouse", str(warehouse),
              "--workers", "1", "--batch-docs", "2"],
             cwd=REPO, env={**_env(), "NEWS_ETL_KILL_AT": point}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
@@ -159,7 +159,7 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
 
 def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus, tmp_path):
     """`news-etl rebuild` re-cleans the raw text the lake keeps; no input is read again."""
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     warehouse = tmp_path / "wh"
     run_etl([corpus], warehouse, workers=1)
@@ -169,7 +169,7 @@ def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus,
     rules.write_text('[[line]]\nname = "site_greeting"\nmax_chars = 2000\npattern = \'^am morgen war wladimir putin der erste.*$\'\n')
 
     proc = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "rebuild", "--warehouse", str(warehouse), "--rules", str(rules), "--workers", "1"],
+        [sys.executable, "-m", "news_etl.flows.cli", "rebuild", "--warehouse", str(warehouse), "--rules", str(rules), "--workers", "1"],
         cwd=REPO, capture_output=True, text=True, timeout=300, env=_env(),
     )
     assert proc.returncode == 0, proc.stderr
@@ -189,7 +189,7 @@ def test_a_big_jsonl_file_is_staged_in_bounded_chunks(prefect_harness, tmp_path)
     """One input file larger than a batch is flushed every batch_docs documents, not held whole."""
     import json
 
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
     records = [{"id": i, "text": f"{texts[i % 5]}\n\nNachtrag {i}: Die Lage blieb am Abend unverändert."} for i in range(7)]
@@ -213,7 +213,7 @@ def test_status_shows_the_runs_with_their_step_seconds(seeds_warehouse, seeds_db
     status, docs_in, articles_out, process, model, total = row[0]
     assert (status, docs_in, articles_out) == ("succeeded", 5, 5)
     assert process > 0 and model > 0 and total >= process + model
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "status", "--warehouse", str(seeds_warehouse)],
+    proc = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "status", "--warehouse", str(seeds_warehouse)],
                           cwd=REPO, capture_output=True, text=True, timeout=60, env=_env())
     assert proc.returncode == 0, proc.stderr
     assert "succeeded" in proc.stdout and "articles_out" in proc.stdout
@@ -222,8 +222,8 @@ def test_status_shows_the_runs_with_their_step_seconds(seeds_warehouse, seeds_db
 def test_batches_retry_transient_io_errors_but_not_bad_data(prefect_harness, tmp_path, monkeypatch):
     import errno
 
-    import tasks.batch as batch
-    from flows.etl import run_etl
+    import news_etl.tasks.ingest.batch as batch
+    from news_etl.flows.etl import run_etl
 
     real, calls = batch.process_files, []
 
@@ -265,7 +265,7 @@ def test_each_run_leaves_a_summary_artifact(seeds_warehouse):
 
 def test_readers_keep_working_while_a_run_holds_the_warehouse(seeds_warehouse):
     with WarehouseLock(seeds_warehouse, run_id="busy"):
-        proc = subprocess.run([sys.executable, "-m", "flows.cli", "sql", "select count(*) AS n from marts.articles",
+        proc = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "sql", "select count(*) AS n from marts.articles",
                                "--warehouse", str(seeds_warehouse)], cwd=REPO, capture_output=True, text=True,
                               timeout=60, env=_env())
         assert proc.returncode == 0 and "5" in proc.stdout, proc.stderr
@@ -273,8 +273,8 @@ def test_readers_keep_working_while_a_run_holds_the_warehouse(seeds_warehouse):
 
 
 def test_a_database_held_by_another_process_fails_the_run_cleanly(prefect_harness, corpus, tmp_path, monkeypatch):
-    from flows.etl import run_etl
-    from tasks.database import DatabaseLocked
+    from news_etl.flows.etl import run_etl
+    from news_etl.tasks.warehouse.database import DatabaseLocked
 
     warehouse = tmp_path / "wh"
     run_etl([corpus / "seeds" / "000_39ce13e694da38b8.txt"], warehouse, workers=1)
@@ -299,7 +299,7 @@ def test_a_database_held_by_another_process_fails_the_run_cleanly(prefect_harnes
 def test_a_large_jsonl_file_is_split_across_batches_at_line_ends(prefect_harness, tmp_path):
     import json
 
-    from flows.etl import run_etl
+    from news_etl.flows.etl import run_etl
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
     lines = [json.dumps({"id": i, "text": f"{texts[i % 5]}\n\nNachtrag {i}: Die Lage blieb am Abend unverändert."},

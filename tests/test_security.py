@@ -77,7 +77,7 @@ def xxe_pages(secret_file: Path, port: int) -> list[str]:
 
 
 def test_extract_html_resolves_no_entity_and_fetches_nothing(tmp_path, listener, no_connect):
-    from tasks.extract import extract_html
+    from news_etl.tasks.ingest.extract import extract_html
 
     port, accepted = listener
     secret_file = tmp_path / "secret.txt"
@@ -93,9 +93,9 @@ def test_extract_html_resolves_no_entity_and_fetches_nothing(tmp_path, listener,
 
 def test_pipeline_output_never_contains_an_entity_target(tmp_path, listener, no_connect):
     """HTML files and JSONL `html` records through the pure batch function: no secret in any Parquet part."""
-    from tasks.batch import process_files
-    from tasks.discover import InputFile, kind_of
-    from tasks.settings import Settings
+    from news_etl.tasks.ingest.batch import process_files
+    from news_etl.tasks.ingest.discover import InputFile, kind_of
+    from news_etl.tasks.settings import Settings
 
     port, accepted = listener
     secret_file = tmp_path / "secret.txt"
@@ -132,7 +132,7 @@ def test_cli_sql_refuses_writes(seeds_warehouse, statement):
     db = seeds_warehouse / "news.duckdb"
     before = (os.stat(db).st_mtime_ns, db.read_bytes())
     res = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "sql", statement, "--warehouse", str(seeds_warehouse)],
+        [sys.executable, "-m", "news_etl.flows.cli", "sql", statement, "--warehouse", str(seeds_warehouse)],
         capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120,
     )
     assert res.returncode == 1

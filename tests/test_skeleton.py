@@ -61,12 +61,12 @@ def test_marts_are_exported_for_bi(seeds_warehouse):
 
 def test_cli_sql_prints_result_read_only(seeds_warehouse):
     out = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "sql", "select count(*) as n from marts.articles", "--warehouse", str(seeds_warehouse)],
+        [sys.executable, "-m", "news_etl.flows.cli", "sql", "select count(*) as n from marts.articles", "--warehouse", str(seeds_warehouse)],
         capture_output=True, text=True, cwd=REPO, check=True,
     ).stdout
     assert [line.split() for line in out.splitlines()][4] == ["│", "5", "│"]
     bad = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "sql", "delete from lake.documents", "--warehouse", str(seeds_warehouse)],
+        [sys.executable, "-m", "news_etl.flows.cli", "sql", "delete from lake.documents", "--warehouse", str(seeds_warehouse)],
         capture_output=True, text=True, cwd=REPO,
     )
     assert bad.returncode == 1
@@ -75,7 +75,7 @@ def test_cli_sql_prints_result_read_only(seeds_warehouse):
 
 def test_cli_run_fails_with_one_line_error(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--input", str(tmp_path / "missing"), "--warehouse", str(tmp_path / "wh")],
+        [sys.executable, "-m", "news_etl.flows.cli", "run", "--input", str(tmp_path / "missing"), "--warehouse", str(tmp_path / "wh")],
         capture_output=True, text=True, cwd=REPO, env={**__import__("os").environ, "PREFECT_LOGGING_LEVEL": "CRITICAL"},
     )
     assert res.returncode != 0

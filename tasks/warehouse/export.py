@@ -9,8 +9,8 @@ from pathlib import Path
 from prefect import task
 
 from .database import connect, default_wait_seconds
-from .settings import Settings
-from .write import fsync_dir
+from ..settings import Settings
+from ..ingest.write import fsync_dir
 
 
 def export_marts(settings: Settings, names: list[str] | None = None) -> list[Path]:

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 
 def quarantine_row(settings: Settings, source_uri: str, reason: str, detail: str, data: bytes | Path | None, run_id: str, at: datetime) -> dict:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from .settings import Settings
+from ..settings import Settings
 
 KINDS = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".jsonl.gz": "jsonl.gz"}
 

@@ -19,7 +19,7 @@ import duckdb
 from prefect import task
 
 from .database import connect, default_wait_seconds
-from .settings import Settings
+from ..settings import Settings
 
 MATERIALIZATION = {"staging": "VIEW", "marts": "TABLE"}
 SHOW_ROWS = 5

@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 
-from .crashpoints import crash_point
+from ..crashpoints import crash_point
 from .database import connect, default_wait_seconds
-from .settings import Settings
-from .write import FILE_ONLY_COLUMNS, LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
+from ..settings import Settings
+from ..ingest.write import FILE_ONLY_COLUMNS, LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
 
 DOC_TABLES = ("documents", "articles", "boilerplate")  # keyed by doc_id
 

@@ -16,18 +16,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from . import PIPELINE_VERSION
-from .clean import Article, clean
-from .crashpoints import crash_point
+from .. import PIPELINE_VERSION
+from ..cleaning.clean import Article, clean
+from ..crashpoints import crash_point
 from .discover import InputFile, read_batch
 from .extract import BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhashes
-from .line_stats import document_line_keys
-from .normalize import normalize
+from ..cleaning.line_stats import document_line_keys
+from ..cleaning.normalize import normalize
 from .quarantine import quarantine_row
-from .ruleset import RuleSet, cached_rules
-from .search import many_word_counts
-from .settings import Settings
+from ..cleaning.ruleset import RuleSet, cached_rules
+from ..warehouse.search import many_word_counts
+from ..settings import Settings
 from .write import to_table, write_parquet_atomic
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .fingerprint import groups, word_spans
+from ..ingest.fingerprint import groups, word_spans
 
 # .database (DuckDB) is imported where it is used: the batch workers import this module for the
 # word counts only, and DuckDB would add to the memory of each of them.
