@@ -24,14 +24,20 @@ def prefect_harness():
         yield
 
 
+def run_etl(inputs: list, warehouse, **options):
+    """A real `etl` flow run on ``inputs`` into ``warehouse``; returns its RunSummary."""
+    from news_etl.flows.etl import etl
+    from news_etl.tasks.options import RunOptions
+
+    return etl(RunOptions(inputs=[str(p) for p in inputs], warehouse=str(warehouse), **options))
+
+
 @pytest.fixture(scope="session")
 def seeds_warehouse(prefect_harness, tmp_path_factory) -> Path:
     """A warehouse built by a real `etl` flow run (two worker processes) on the seeds."""
-    from news_etl.flows.etl import run_etl
-
     warehouse = tmp_path_factory.mktemp("seeds_warehouse")
     summary = run_etl([str(SEEDS)], str(warehouse), workers=2)
-    assert summary["articles_out"] == 5
+    assert summary.articles_out == 5
     return warehouse
 
 

@@ -18,19 +18,23 @@ def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_p
     from prefect.settings import PREFECT_API_URL
 
     from news_etl.flows.deploy import build_deployment
+    from news_etl.tasks.options import RunOptions
 
     warehouse = tmp_path / "wh"
-    deployment = build_deployment([str(SEEDS)], str(warehouse), cron="*/15 * * * *", name="test-quarter-hourly")
+    deployment = build_deployment(RunOptions(inputs=[str(SEEDS)], warehouse=str(warehouse)), cron="*/15 * * * *",
+                                  name="test-quarter-hourly")
     dep_id = deployment.apply()
 
     with get_client(sync_client=True) as client:
         dep = client.read_deployment(dep_id)
     assert dep.name == "test-quarter-hourly"
     assert [s.schedule.cron for s in dep.schedules] == ["*/15 * * * *"]
-    assert dep.parameters["inputs"] == [str(SEEDS)]
-    assert dep.parameters["warehouse"] == str(warehouse.resolve())
+    stored = dep.parameters["options"]
+    assert stored["inputs"] == [str(SEEDS)]
+    assert stored["warehouse"] == str(warehouse.resolve())
 
-    run = run_deployment("etl/test-quarter-hourly", parameters={"max_doc_bytes": 1_000_000}, timeout=0)
+    # a run of the deployment with one option changed: the options travel as one object
+    run = run_deployment("etl/test-quarter-hourly", parameters={"options": {**stored, "max_doc_bytes": 1_000_000}}, timeout=0)
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
            "PREFECT_LOGGING_LEVEL": "WARNING"}
     proc = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "execute", str(run.id)],
@@ -40,7 +44,7 @@ def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_p
     with get_client(sync_client=True) as client:
         finished = client.read_flow_run(run.id)
     assert finished.state.type.value == "COMPLETED", finished.state
-    assert finished.parameters["max_doc_bytes"] == 1_000_000
+    assert finished.parameters["options"]["max_doc_bytes"] == 1_000_000
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
     try:
         assert con.sql("select count(*) from lake.documents").fetchone()[0] == 5
@@ -75,9 +79,10 @@ def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
 
 def test_invalid_cron_is_refused(tmp_path):
     from news_etl.flows.deploy import build_deployment
+    from news_etl.tasks.options import RunOptions
 
     with pytest.raises(ValueError, match="invalid cron schedule 'every hour'"):
-        build_deployment([str(SEEDS)], str(tmp_path / "wh"), cron="every hour")
+        build_deployment(RunOptions(inputs=[str(SEEDS)], warehouse=str(tmp_path / "wh")), cron="every hour")
 
 
 def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path):
