@@ -169,8 +169,13 @@ def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_cop
 @pytest.mark.parametrize("corrupt, failing", [
     ("UPDATE lake.articles SET body = body || '\n\n[Anzeige_7]' WHERE doc_id = $doc", ["articles_no_boilerplate"]),
     ("UPDATE lake.articles SET body = '  ' WHERE doc_id = $doc", ["articles_have_body"]),
-    ("DELETE FROM lake.documents WHERE doc_id = $doc", ["articles_have_documents", "loaded_articles_have_documents"]),
-    ("INSERT INTO lake.boilerplate (doc_id, line_no, text, rule) VALUES ($doc, 1, 'x', NULL)", ["boilerplate_rules_key"]),
+    ("DELETE FROM lake.documents WHERE doc_id = $doc", ["relationships_articles_doc_id", "relationships_stg_articles_doc_id"]),
+    ("INSERT INTO lake.boilerplate (doc_id, line_no, text, rule) VALUES ($doc, 1, 'x', NULL)", ["not_null_boilerplate_rules_rule"]),
+    ("INSERT INTO lake.articles BY NAME SELECT * REPLACE ('copy' AS doc_id, sha256('x') AS body_hash) FROM lake.articles "
+     "WHERE doc_id = $doc", ["relationships_articles_doc_id", "relationships_stg_articles_doc_id"]),
+    ("UPDATE lake.articles SET body_hash = NULL WHERE doc_id = $doc", ["articles_count_every_copy", "not_null_articles_body_hash"]),
+    ("INSERT INTO lake.articles BY NAME SELECT * REPLACE (sha256('x') AS body_hash) FROM lake.articles WHERE doc_id = $doc",
+     ["unique_articles_doc_id"]),
 ])
 def test_built_in_data_tests_catch_bad_data(lake_con, corrupt, failing):
     lake_con.execute(corrupt.replace("$doc", "?"), [_doc_id_of_seed(lake_con, "001")])
