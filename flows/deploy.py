@@ -32,9 +32,11 @@ def check_server() -> str:
 
 
 def build_deployment(options: RunOptions, cron: str = DEFAULT_CRON, name: str = DEFAULT_NAME):
-    """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served). It stores
-    the options with absolute paths, so its runs do not depend on the runner's cwd."""
+    """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served). Its runs do
+    not depend on the runner's cwd: the flow is found by module (``news_etl.flows.etl``, the
+    installed code, not a file path), and the options are stored with absolute paths."""
     from prefect.client.schemas.schedules import CronSchedule
+    from prefect.deployments.runner import EntrypointType
     from pydantic import ValidationError
 
     from news_etl.flows.etl import etl
@@ -48,6 +50,7 @@ def build_deployment(options: RunOptions, cron: str = DEFAULT_CRON, name: str = 
         name=name,
         cron=cron,
         parameters={"options": options.model_dump()},
+        entrypoint_type=EntrypointType.MODULE_PATH,
         description=f"news-etl on {', '.join(options.inputs)} into {options.warehouse}, cron {cron!r}",
         tags=["news-etl"],
     )

@@ -42,6 +42,27 @@ def seeds_warehouse(prefect_harness, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def foreign_cwd(tmp_path) -> Path:
+    """A working directory outside the repository holding its own ``tasks`` and ``flows``
+    packages, as Prefect projects often do: importing either fails loudly."""
+    cwd = tmp_path / "project"
+    for name in ("tasks", "flows"):
+        (cwd / name).mkdir(parents=True)
+        (cwd / name / "__init__.py").write_text(f"raise ImportError('imported the working directory\\'s {name}/, not news_etl')\n")
+    return cwd
+
+
+def installed_env(**extra) -> dict:
+    """The environment of a subprocess that must import news_etl as installed, not from the repository."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        env["PREFECT_API_URL"] = PREFECT_API_URL.value()
+    return {**env, "PREFECT_LOGGING_LEVEL": "WARNING", **extra}
+
+
+@pytest.fixture
 def seeds_db(seeds_warehouse):
     con = duckdb.connect(str(seeds_warehouse / "news.duckdb"), read_only=True)
     yield con

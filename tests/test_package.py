@@ -6,7 +6,9 @@ import ast
 import subprocess
 import sys
 
-from tests.conftest import REPO
+import duckdb
+
+from tests.conftest import REPO, SEEDS, installed_env
 
 # Code the batch workers import: the subflow module (part of a task run's context) and everything
 # under tasks/ingest and tasks/cleaning, with the shared modules at the top of tasks/.
@@ -55,3 +57,30 @@ def test_worker_processes_import_no_duckdb_and_no_model_code():
             " 'py3langid', 'trafilatura'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_run_works_from_a_directory_with_its_own_tasks_and_flows(prefect_harness, tmp_path, foreign_cwd):
+    """`news-etl run` (here as ``python -m``, which puts the cwd first on sys.path) and its worker
+    processes import news_etl as installed, never the cwd's ``tasks`` or ``flows``."""
+    warehouse = tmp_path / "wh"
+    proc = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "run", "--input", str(SEEDS), "--warehouse",
+                           str(warehouse), "--workers", "2", "--batch-docs", "3"],
+                          cwd=foreign_cwd, env=installed_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "5 articles out" in proc.stdout
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        assert con.sql("select count(*) from marts.articles").fetchone()[0] == 5
+    finally:
+        con.close()
+
+
+def test_the_venv_has_no_top_level_tasks_or_flows(tmp_path):
+    """The install adds one package, news_etl: outside the repository, `import tasks` fails."""
+    for name in ("tasks", "flows", "sql"):
+        proc = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=tmp_path, env=installed_env(),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1 and f"No module named '{name}'" in proc.stderr, (name, proc.stderr)
+    proc = subprocess.run([sys.executable, "-c", "import news_etl.tasks as t; print(t.PIPELINE_VERSION)"], cwd=tmp_path,
+                          env=installed_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr
