@@ -142,7 +142,7 @@ def _shown(value) -> str:
         return " ".join(value) or "none"
     if isinstance(value, int) and not isinstance(value, bool) and value >= MiB and value % MiB == 0:
         return f"{value // MiB} MiB"
-    return str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _option(parser: argparse.ArgumentParser, flag: str, dest: str | None = None, default=None, help: str | None = None,
