@@ -63,11 +63,22 @@ class Extracted:
     tags: list[str] = field(default_factory=list)
 
 
-def extract_document(doc: RawDocument, favor: str, keep_document: bool = True) -> Extracted:
+def extract_document(doc: RawDocument, options: RunOptions, keep_document: bool = True) -> Extracted:
     if doc.content_type != "text/html":
         return Extracted(doc, normalize(doc.raw_text), keep_document)
-    meta = extract_html(doc.raw_text, doc.url, favor)
+    meta = extract_html(doc.raw_text, doc.url, options.favor)
     return Extracted(doc, normalize(meta["text"]), keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
+
+
+def clean_document(item: Extracted, rules: RuleSet, options: RunOptions, run: RunContext,
+                   repeated=None) -> tuple[dict, list[dict]]:
+    """Clean one document: its article row and boilerplate rows."""
+    art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=options.favor, normalized=True)
+    art.tags = list(dict.fromkeys(art.tags + item.tags))
+    if not art.paragraphs:
+        raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
+    doc = item.doc
+    return article_row(doc, art, run, item.url, item.published), boilerplate_rows(doc.doc_id, art, run)
 
 
 @lru_cache(maxsize=4)
@@ -115,7 +126,7 @@ class StagedBatch:
         if doc.doc_id in self.seen:
             return False
         try:
-            item = extract_document(doc, self.options.favor, keep_document)
+            item = extract_document(doc, self.options, keep_document)
         except BadInput as exc:
             self.quarantine(Quarantined(doc.source_uri, exc.reason, exc.detail, doc.raw_text.encode("utf-8")))
             return False
@@ -144,18 +155,15 @@ class StagedBatch:
         for i, item in enumerate(self.pending):
             self.pending[i] = None  # its normalized text goes once cleaned, not with the whole chunk
             doc = item.doc
-            art = clean(item.text, self.rules, title_hint=item.title_hint, repeated=frequent.get(doc.source_name),
-                        favor=self.options.favor, normalized=True)
-            if not art.paragraphs:
-                self.quarantine(Quarantined(doc.source_uri, "no_content",
-                                            f"nothing left after cleaning ({len(art.removed)} boilerplate lines)",
-                                            doc.raw_text.encode("utf-8")))
+            try:
+                row, removed = clean_document(item, self.rules, self.options, self.run, frequent.get(doc.source_name))
+            except BadInput as exc:
+                self.quarantine(Quarantined(doc.source_uri, exc.reason, exc.detail, doc.raw_text.encode("utf-8")))
                 continue
-            art.tags = list(dict.fromkeys(art.tags + item.tags))
             if item.keep_document:
                 self.rows["documents"].append(document_row(doc, self.run))
-            self.rows["articles"].append(article_row(doc, art, self.run, item.url, item.published))
-            self.rows["boilerplate"].extend(boilerplate_rows(doc.doc_id, art, self.run))
+            self.rows["articles"].append(row)
+            self.rows["boilerplate"].extend(removed)
             self.n_documents += 1
         articles = self.rows["articles"]
         words, counts = many_word_counts(f"{row['title'] or ''}\n{row['body']}" for row in articles)
