@@ -1,7 +1,7 @@
 """Where a batch task's time goes, per document, on one core: read + extract, clean, MinHash,
 word counts, Parquet rows and writes, the rest (reading files, staging rows).
 
-    python -m bench.batch_profile [--docs 4000] [--batch-docs 2000]
+    python -m bench.batch_profile [--docs 4000] [--batch-docs N]
 
 Runs the real ``process_files`` on a generated seed-style corpus (``bench/generate.py``, in a
 temporary directory), once to warm up (rule regexes, language model) and once timed, with a
@@ -45,7 +45,7 @@ def _timed(seconds: Counter, name: str, fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=4000)
-    parser.add_argument("--batch-docs", type=int, default=2000)
+    parser.add_argument("--batch-docs", type=int, default=RunOptions.model_fields["batch_docs"].default)
     args = parser.parse_args()
     seconds: Counter = Counter()
     for name in STAGES:

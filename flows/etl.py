@@ -38,7 +38,8 @@ def etl(options: RunOptions = RunOptions(), progress: bool = False) -> RunSummar
     options = options.resolved()
     layout = options.layout
     cached_rules(tuple(options.rules))  # a broken rules file fails here, naming the file, not in every batch
-    run_id, started_at, timer = flow_run.get_id() or uuid.uuid4().hex, datetime.now(timezone.utc), StepTimer()
+    run_id = flow_run.get_id() or uuid.uuid4().hex
+    started_at, timer = datetime.now(timezone.utc), StepTimer()
 
     with WarehouseLock(layout, run_id, wait_seconds=options.wait) as lock:
         with timer.step("recover"):
@@ -87,7 +88,7 @@ def recover_interrupted(layout: WarehouseLayout, lock: WarehouseLock, logger) ->
     if lock.took_over:
         logger.warning("took over the lock of a run that died: %s", lock.took_over)
     recovered = recover(layout)
-    if any(recovered.values()):
+    if recovered:
         logger.warning("recovered an interrupted run: %s", recovered)
 
 

@@ -82,6 +82,18 @@ class Loaded:
     files: int  # lake files published
 
 
+@dataclass(frozen=True)
+class Recovered:
+    """What ``recover`` finished of runs that died."""
+
+    published: int = 0  # lake files of a committed run renamed into place
+    discarded_runs: int = 0  # runs that never committed: their staged parts deleted
+    interrupted_runs: int = 0  # loaded runs that never finished, now marked 'interrupted'
+
+    def __bool__(self) -> bool:
+        return bool(self.published or self.discarded_runs or self.interrupted_runs)
+
+
 def _chunks(batches: list[BatchResult]) -> list[dict]:
     """One unit per staged chunk: its parts by table, and the ingest date its lake files get."""
     return [{"parts": dict(c), "ingest_date": b.recleaned_date} for b in batches for c in b.chunks]
@@ -261,14 +273,14 @@ def publish(layout: WarehouseLayout, files: list[tuple]) -> None:
         fsync_dir(d)
 
 
-def recover(layout: WarehouseLayout) -> dict:
+def recover(layout: WarehouseLayout) -> Recovered:
     """Finish what a killed run left: roll committed-but-unpublished parts forward, delete staged
     parts of runs that never committed, mark loaded runs that never finished as interrupted.
     Call it holding the warehouse lock: every staged run is then a dead one."""
     staging = layout.staging
     if not layout.database.exists():
         shutil.rmtree(staging, ignore_errors=True)
-        return {"published": 0, "discarded_runs": 0, "interrupted_runs": 0}
+        return Recovered()
     pending_runs = [p.name for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
     con = connect(layout, wait_seconds=default_wait_seconds())
     try:
@@ -287,7 +299,7 @@ def recover(layout: WarehouseLayout) -> dict:
     committed = {f[0] for f in files}
     for run in pending_runs:
         shutil.rmtree(staging / run, ignore_errors=True)
-    return {"published": len(files), "discarded_runs": len(set(pending_runs) - committed), "interrupted_runs": interrupted}
+    return Recovered(len(files), len(set(pending_runs) - committed), interrupted)
 
 
 def models_current(layout: WarehouseLayout, run_id: str) -> bool:
