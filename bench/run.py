@@ -206,7 +206,7 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, 
     with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
         floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
         env = {**os.environ, "PREFECT_API_URL": server_url, "PREFECT_LOGGING_LEVEL": "WARNING",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(REPO)}
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         run = run_pipeline([input_dir(corpus, fmt)], Path(tmp) / "warehouse", workers, env)
         facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
         scheduled = None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 
-from .conftest import REPO, SEEDS, run_etl
+from .conftest import SEEDS, run_etl
 
 ARTICLE_COLUMNS = "doc_id, title, subtitle, byline, credits, captions, tags, body, language, body_hash, minhash"
 
@@ -24,11 +22,9 @@ def contents(warehouse) -> dict:
         con.close()
 
 
-def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path, monkeypatch):
+def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path):
     from distributed import LocalCluster
 
-    # The cluster's worker processes must import this checkout's news_etl.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     single = run_etl([SEEDS], tmp_path / "single", workers=1, batch_docs=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         on_dask = run_etl([SEEDS], tmp_path / "dask", dask_address=cluster.scheduler_address, batch_docs=2)

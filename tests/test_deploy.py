@@ -68,7 +68,7 @@ def _closed_port() -> int:
 ])
 def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONPATH=str(REPO))
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"))
     if api_url:
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/api"
     res = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],

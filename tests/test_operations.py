@@ -110,7 +110,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
 def _env() -> dict:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     if PREFECT_API_URL.value():
         env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     return env

@@ -133,7 +133,7 @@ def test_cli_sql_refuses_writes(seeds_warehouse, statement):
     before = (os.stat(db).st_mtime_ns, db.read_bytes())
     res = subprocess.run(
         [sys.executable, "-m", "news_etl.flows.cli", "sql", statement, "--warehouse", str(seeds_warehouse)],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120,
+        capture_output=True, text=True, cwd=REPO, timeout=120,
     )
     assert res.returncode == 1
     err = res.stderr.strip()
