@@ -185,6 +185,8 @@ def _batches_parser() -> argparse.ArgumentParser:
     _option(parser, "--batch-docs", type=int, metavar="N")
     _option(parser, "--batch-bytes", type=int, metavar="N")
     _option(parser, "--max-doc-bytes", type=int, metavar="N")
+    _option(parser, "--max-gzip-bytes", type=int, metavar="N")
+    _option(parser, "--max-gzip-ratio", type=float, metavar="X")
     _option(parser, "--repeat-min-docs", type=int, metavar="N")
     return parser
 

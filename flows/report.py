@@ -50,7 +50,7 @@ class RunSummary:
     def of(cls, layout: WarehouseLayout, run: RunContext, plan: Plan, results: list[BatchResult], loaded: Loaded,
            models: int, exports: int, step_seconds: dict[str, float]) -> RunSummary:
         return cls(run.run_id, str(layout.root), plan.found, plan.unchanged, plan.n_batches,
-                   sum(r.documents for r in results if r.recleaned_date), sum(r.documents + r.quarantined for r in results),
+                   sum(r.documents for r in results if r.recleaned_date), sum(r.documents_in for r in results),
                    loaded.articles, loaded.duplicates, loaded.quarantined, loaded.boilerplate, models, exports, step_seconds)
 
     def line(self) -> str:

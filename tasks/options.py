@@ -7,6 +7,7 @@ option: it travels as ``RunContext``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +34,10 @@ class RunOptions(BaseModel):
     batch_docs: int = Field(2000, ge=1, description="documents per batch task, and per staged chunk")
     batch_bytes: int = Field(32 * MiB, ge=1, description="bytes of input per batch task, and per staged chunk")
     max_doc_bytes: int = Field(20 * MiB, ge=1, description="larger documents are quarantined")
+    max_gzip_bytes: int = Field(8 * 1024 * MiB, ge=1, description="a .jsonl.gz file is read up to this many bytes "
+                                "decompressed, the rest quarantined")
+    max_gzip_ratio: float = Field(200.0, gt=1, description="a .jsonl.gz file expanding more than this many times its "
+                                  "compressed size (a gzip bomb) is read no further, the rest quarantined")
     workers: int | None = Field(None, ge=1, description="processes for the batch tasks (none: one per core)")
     dask_address: str | None = Field(None, description="run the batch tasks on this Dask cluster (tcp://HOST:PORT)")
     wait: float = Field(0.0, ge=0, description="seconds to wait for another run on the same warehouse (0: fail at once)")
@@ -41,7 +46,8 @@ class RunOptions(BaseModel):
     def resolved(self) -> RunOptions:
         """The same options with absolute paths: batch workers and served runs have another cwd."""
         return self.model_copy(update={
-            "inputs": [str(Path(p).resolve()) for p in self.inputs],
+            # absolute but with links kept: the walk decides what a link given as an input means
+            "inputs": [os.path.abspath(p) for p in self.inputs],
             "warehouse": str(Path(self.warehouse).resolve()),
             "rules": [str(Path(p).resolve()) for p in self.rules],
         })

@@ -76,13 +76,45 @@ def build_inputs(root: Path, outside: Path) -> dict:
         "<html><body><div class='article'><h1>Putin empfängt Kim</h1><p>" + "Putin und Kim trafen sich in Moskau zu Gesprächen. " * 8
         + "<p>Zweiter Absatz <b>fett <i>kursiv</div></span></td></html><p", encoding="utf-8")
 
+    prose = "Die Delegation aus Pjöngjang traf am Montag in Moskau ein. " * 4
     lines = [
-        json.dumps({"id": "a1", "text": "Kim reist nach Moskau\n" + "Die Delegation aus Pjöngjang traf am Montag in Moskau ein. " * 4}) + "\n",
+        json.dumps({"id": "a1", "text": "Kim reist nach Moskau\n" + prose}) + "\n",
         '{"id": "a2", "text": "abgeschnitten\n',
         json.dumps({"id": "a3", "url": "https://example.org/a3", "html": _article_html("Vertrag unterzeichnet", "Beide Seiten unterzeichneten einen Vertrag über Zusammenarbeit. ")}) + "\n",
+        # valid JSON, but no Unicode text: a lone surrogate cannot be encoded, in the text or the source
+        '{"id": "a4", "text": "Kim \\ud800 reist. ' + prose + '"}\n',
+        '{"id": "a5", "source": "agentur\\udc00", "text": "' + prose + '"}\n',
+        json.dumps({"id": "a6", "url": "http://[::1", "text": prose}) + "\n",  # urlsplit: Invalid IPv6 URL
     ]
     (root / "records.jsonl").write_text("".join(lines), encoding="utf-8")
     bad["records.jsonl#L2"] = ("malformed_json", lines[1].encode("utf-8"))
+    bad["records.jsonl#L4"] = ("invalid_unicode", lines[3].encode("utf-8"))
+    bad["records.jsonl#L5"] = ("invalid_unicode", lines[4].encode("utf-8"))
+    bad["records.jsonl#L6"] = ("invalid_url", lines[5].encode("utf-8"))
+
+    # A record longer than max_doc_bytes between two good ones: its quarantine copy is the whole line.
+    long_line = json.dumps({"id": "l2", "text": "Lang " * (MAX_DOC_BYTES // 4)}).encode("utf-8") + b"\n"
+
+    def good_line(key: str) -> bytes:
+        return json.dumps({"id": key, "text": f"Kim reist nach Moskau\n{prose}Meldung {key} endet hier."}).encode("utf-8") + b"\n"
+
+    (root / "long.jsonl").write_bytes(good_line("l1") + long_line + good_line("l3"))
+    bad["long.jsonl#L2"] = ("too_large", long_line)
+    # The same in a .jsonl.gz: the line exists only decompressed, so the copy is the compressed file.
+    packed_long = gzip.compress(long_line)
+    (root / "long.jsonl.gz").write_bytes(packed_long)
+    bad["long.jsonl.gz"] = ("too_large", packed_long)
+
+    # A gzip bomb after one good record: 80 MiB of zeros pack into 80 KB; reading stops at the
+    # ratio limit, the record before it loads.
+    bomb = gzip.compress(good_line("b1") + bytes(80 * 1024 * 1024), compresslevel=9)
+    (root / "bomb.jsonl.gz").write_bytes(bomb)
+    bad["bomb.jsonl.gz"] = ("gzip_bomb", bomb)
+
+    # UTF-16 without a BOM, as some Windows tools write it: text, not binary
+    (root / "utf16.txt").write_bytes(CP1252_TEXT.encode("utf-16-le"))
+    # the same bytes under a second name: read twice, loaded once, counted as a duplicate
+    shutil.copy(root / "cp1252.txt", root / "cp1252-again.txt")
 
     rng = random.Random(5)
     article = sorted(SEEDS.iterdir())[3].read_text(encoding="utf-8")
@@ -132,14 +164,15 @@ def bad_run(prefect_harness, tmp_path_factory):
     finally:
         if (root / "locked.txt").exists():
             (root / "locked.txt").chmod(0o644)
-    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
-    yield {"summary": summary, "root": root, "warehouse": warehouse, "con": con, **spec}
-    con.close()
+    state = {"summary": summary, "root": root, "warehouse": warehouse,
+             "con": duckdb.connect(str(warehouse / "news.duckdb"), read_only=True), **spec}
+    yield state
+    state["con"].close()
 
 
 def _relative(uri: str, root: Path) -> str:
     rel = os.path.relpath(uri, root)
-    return rel.split("#L")[0] if rel.startswith("archive.jsonl.gz#") else rel
+    return rel.split("#L")[0] if ".jsonl.gz#" in rel else rel
 
 
 def test_each_bad_item_is_one_quarantine_row_with_its_reason(bad_run):
@@ -151,7 +184,10 @@ def test_each_bad_item_is_one_quarantine_row_with_its_reason(bad_run):
         assert detail, f"{name}: no detail"
         got[name] = reason
     assert got == {name: reason for name, (reason, _) in bad_run["bad"].items()}
-    assert bad_run["summary"].quarantined == len(bad_run["bad"])
+    summary = bad_run["summary"]
+    assert summary.quarantined == len(bad_run["bad"])
+    assert summary.duplicates == 1  # cp1252-again.txt
+    assert summary.documents_in == summary.articles_out + summary.duplicates + summary.quarantined
 
 
 def test_quarantine_keeps_a_byte_copy_where_bytes_were_readable(bad_run):
@@ -164,7 +200,10 @@ def test_quarantine_keeps_a_byte_copy_where_bytes_were_readable(bad_run):
             assert copy_path is None and n_bytes is None, name
             continue
         copy = warehouse / copy_path
-        assert copy.is_file() and copy.stat().st_size == n_bytes, name
+        if name == "long.jsonl.gz":  # the row counts the line, the copy is the compressed file holding it
+            assert n_bytes == len(bad_run["bad"]["long.jsonl#L2"][1]) and copy.stat().st_size == len(expected)
+        else:
+            assert copy.is_file() and copy.stat().st_size == n_bytes, name
         digest = hashlib.sha256()
         with open(copy, "rb") as fh:
             while chunk := fh.read(1 << 20):
@@ -181,20 +220,27 @@ def test_quarantine_keeps_a_byte_copy_where_bytes_were_readable(bad_run):
 def test_good_documents_load_next_to_bad_ones(bad_run):
     con, root = bad_run["con"], bad_run["root"]
     uris = {_relative(u, root) for (u,) in con.sql("select source_uri from lake.documents").fetchall()}
-    expected = {p.name for p in sorted(SEEDS.iterdir())[:2]} | {"cp1252.txt", "misnested.html", "records.jsonl#L1", "records.jsonl#L3"}
-    assert uris == expected | {"archive.jsonl.gz"}  # the complete lines before the damage load
+    expected = {p.name for p in sorted(SEEDS.iterdir())[:2]} | {"misnested.html", "records.jsonl#L1", "records.jsonl#L3",
+                                                              "long.jsonl#L1", "long.jsonl#L3", "utf16.txt"}
+    cp1252 = {"cp1252.txt", "cp1252-again.txt"} & uris
+    assert len(cp1252) == 1  # one of the two copies, whichever was read first
+    expected |= cp1252
+    assert uris == expected | {"archive.jsonl.gz", "bomb.jsonl.gz"}  # the complete lines before the damage load
+    assert con.sql("select count(*) from lake.documents where source_uri like '%bomb.jsonl.gz#L1'").fetchone()[0] == 1
     gz_docs = con.sql("select count(*) from lake.documents where source_uri like '%archive.jsonl.gz#L%'").fetchone()[0]
     assert 0 < bad_run["gz_complete_lines"] == gz_docs < 40
-    assert con.sql("select count(*) from marts.articles").fetchone()[0] == len(expected) + gz_docs
-    assert bad_run["summary"].articles_out == len(expected) + gz_docs
+    # + the bomb's first record; utf16.txt holds cp1252.txt's text, so the two make one unique article
+    assert con.sql("select count(*) from marts.articles").fetchone()[0] == len(expected) + gz_docs + 1 - 1
+    assert bad_run["summary"].articles_out == len(expected) + gz_docs + 1
 
 
-def test_cp1252_text_is_decoded_not_quarantined(bad_run):
-    encoding, raw = bad_run["con"].sql(
-        "select encoding, raw_text from lake.documents where source_uri like '%/cp1252.txt'").fetchone()
-    assert encoding == "cp1252"
+@pytest.mark.parametrize("name, encoding", [("cp1252", "cp1252"), ("utf16.txt", "utf-16-le")])
+def test_legacy_and_bomless_text_is_decoded_not_quarantined(bad_run, name, encoding):
+    found, raw = bad_run["con"].sql(
+        f"select encoding, raw_text from lake.documents where source_uri like '%/{name}%'").fetchone()
+    assert found == encoding
     assert raw == CP1252_TEXT
-    body = bad_run["con"].sql("select body from lake.articles where source_uri like '%/cp1252.txt'").fetchone()[0]
+    body = bad_run["con"].sql(f"select body from lake.articles where source_uri like '%/{name}%'").fetchone()[0]
     for word in ("12 € pro 100 Liter", "Köln", "äußerten", "Bürger", "grundsätzlich"):
         assert word in body
 
@@ -209,6 +255,22 @@ def test_nothing_from_outside_the_root_is_read(bad_run):
             assert secret not in path.read_bytes(), path
 
 
+def test_a_rerun_finds_every_input_unchanged(bad_run):
+    """Nothing is read again, and nothing is counted again: not the bad files, not the rejected links."""
+    locked = bad_run["root"] / "locked.txt"
+    if locked.exists():
+        locked.chmod(0)  # as it was in the first run
+    bad_run["con"].close()  # one process cannot attach the file twice
+    try:
+        again = run_etl([str(bad_run["root"])], str(bad_run["warehouse"]), workers=2, batch_docs=4, max_doc_bytes=MAX_DOC_BYTES)
+    finally:
+        bad_run["con"] = duckdb.connect(str(bad_run["warehouse"] / "news.duckdb"), read_only=True)
+        if locked.exists():
+            locked.chmod(0o644)
+    assert again.inputs_found == again.inputs_unchanged > 0
+    assert (again.documents_in, again.quarantined, again.duplicates, again.articles_out) == (0, 0, 0, 0)
+
+
 GERMAN = "Außenminister Lawrow erklärte, die Zusammenarbeit mit Pjöngjang werde verstärkt – für 5 € pro Übung.\n" * 3
 
 
@@ -218,6 +280,14 @@ GERMAN = "Außenminister Lawrow erklärte, die Zusammenarbeit mit Pjöngjang wer
     (GERMAN.encode("cp1252"), ("cp1252", GERMAN)),
     (GERMAN.replace("€", "EUR").replace("–", "-").encode("latin-1"), ("cp1252", GERMAN.replace("€", "EUR").replace("–", "-"))),
     (GERMAN.encode("utf-16"), ("utf-16", GERMAN)),
+    (GERMAN.encode("utf-16-le"), ("utf-16-le", GERMAN)),  # no BOM
+    (GERMAN.encode("utf-16-be"), ("utf-16-be", GERMAN)),
+    (GERMAN.encode("utf-16-le")[:-1], ("utf-16-le", GERMAN[:-1])),  # cut mid-character
+    ("Лавров заявил, что сотрудничество будет расширено.\n".encode("utf-16-le"),
+     ("utf-16-le", "Лавров заявил, что сотрудничество будет расширено.\n")),
+    (GERMAN.encode("utf-32-le"), ("utf-32-le", GERMAN)),
+    (b"\x00\x01\x02\x03" * 200 + GERMAN.encode("utf-8"), ("binary", None)),  # zeros at every offset
+    (b"".join(i.to_bytes(2, "little") for i in range(1, 400)), ("binary", None)),  # 16-bit numbers, not text
     (GERMAN.encode("utf-8").replace(b"\xc3\xa4", b"\xc3", 1), ("invalid_utf8", None)),  # one damaged umlaut
     (b"", ("empty", None)),
     (b" \n\t ", ("empty", None)),
@@ -234,3 +304,180 @@ def test_decode(data, expected):
         assert err.value.reason == encoding
     else:
         assert decode(data) == (text, encoding)
+
+
+# -- whatever goes wrong with one document stays with that document
+
+
+def _process(paths: list[Path], warehouse: Path, **options):
+    from datetime import datetime, timezone
+
+    from news_etl.tasks.ingest.batch import process_files
+    from news_etl.tasks.ingest.inputs import walk
+    from news_etl.tasks.options import RunContext, RunOptions
+
+    opts = RunOptions(inputs=[str(p) for p in paths], warehouse=str(warehouse), **options).resolved()
+    return process_files(list(walk(opts.inputs)), opts, RunContext("t", datetime.now(timezone.utc)), 0)
+
+
+def _staged(result, table: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return [row for chunk in result.chunks if table in chunk for row in pq.read_table(chunk[table]).to_pylist()]
+
+
+def test_an_unexpected_error_quarantines_its_document_not_the_batch(tmp_path, monkeypatch):
+    """A bug or an input nobody foresaw, in cleaning or in the chunk's vectorised fingerprints:
+    that document is quarantined (reason 'error', with its bytes), the others load."""
+    import news_etl.tasks.ingest.batch as batch
+
+    root = tmp_path / "in"
+    root.mkdir()
+    for seed in sorted(SEEDS.iterdir()):
+        shutil.copy(seed, root / seed.name)
+    names = sorted(p.name for p in root.iterdir())
+    real_clean, real_minhashes = batch.clean_document, batch.minhashes
+
+    def clean_document(item, *args, **kwargs):
+        if item.doc.source_uri.endswith(names[1]):
+            raise KeyError("a bug in cleaning")
+        return real_clean(item, *args, **kwargs)
+
+    singles = []
+
+    def minhashes(bodies, *args, **kwargs):  # fails on the whole chunk and on its first article alone
+        singles.append(len(bodies) == 1)
+        if len(bodies) > 1 or singles.count(True) == 1:
+            raise ValueError("a bug in the fingerprints")
+        return real_minhashes(bodies, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "clean_document", clean_document)
+    monkeypatch.setattr(batch, "minhashes", minhashes)
+    result = _process([root], tmp_path / "wh")
+    rows = {os.path.basename(r["source_uri"]): r for r in _staged(result, "quarantine")}
+    docs = {os.path.basename(r["source_uri"]) for r in _staged(result, "documents")}
+    assert rows[names[1]]["reason"] == "error" and rows[names[1]]["detail"].startswith("KeyError in cleaning")
+    failed = {n for n, r in rows.items() if r["detail"].startswith("ValueError in fingerprints")}
+    assert len(failed) == 1 and names[1] not in failed
+    assert docs == set(names) - set(rows) and len(docs) >= 2
+    assert (result.documents, result.quarantined) == (len(docs), len(rows))
+    copy = tmp_path / "wh" / rows[names[1]]["copy_path"]
+    assert copy.read_bytes() == (root / names[1]).read_bytes()  # the bytes as read, not the decoded text
+    assert len(_staged(result, "articles")) == len(docs)
+
+
+def _peak_growth(code: str, env_extra: dict | None = None) -> dict:
+    """Run ``code`` in a fresh Python after a warm-up; returns what it printed (JSON) and how far
+    its peak RSS rose above its RSS before ``code`` (/proc: VmHWM reset by clear_refs)."""
+    from tests.conftest import installed_env
+
+    script = (
+        "import json\n"
+        "def status(key):\n"
+        "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(key))\n"
+        "WARMUP\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = status('VmRSS')\n"
+        f"{code}\n"
+        "print(json.dumps({**out, 'growth': status('VmHWM') - before}))\n"
+    )
+    return script
+
+
+def _run_measured(script: str, warmup: str = "") -> dict:
+    import subprocess
+    import sys
+
+    from tests.conftest import installed_env
+
+    proc = subprocess.run([sys.executable, "-c", script.replace("WARMUP", warmup)], capture_output=True, text=True,
+                          timeout=300, env=installed_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_a_gzip_bomb_is_read_in_bounded_memory(tmp_path):
+    """256 MiB of zeros without a line end, packed into 256 KB: reading holds at most one
+    document's worth (max_doc_bytes) at a time even with the ratio limit out of the way."""
+    path = tmp_path / "bomb.jsonl.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as fh:
+        fh.write(packer.compress(b'{"text": "ok"}\n'))
+        for _ in range(256):
+            fh.write(packer.compress(bytes(1 << 20)))
+        fh.write(packer.flush())
+    warmup = (
+        "from news_etl.tasks.ingest.extract import read_file\n"
+        "from news_etl.tasks.ingest.inputs import walk\n"
+        "from news_etl.tasks.options import RunOptions\n"
+        f"options = RunOptions(max_doc_bytes={MAX_DOC_BYTES}, max_gzip_ratio=1e6)\n"
+    )
+    code = (
+        f"items = [(type(i).__name__, getattr(i, 'reason', None)) for f in walk([{str(path)!r}]) for i in read_file(f, options)]\n"
+        "out = {'items': items}"
+    )
+    got = _run_measured(_peak_growth(code), warmup)
+    assert got["items"] == [["RawDocument", None], ["Quarantined", "too_large"]]
+    assert got["growth"] < 16 * MAX_DOC_BYTES, got["growth"]  # the old reader held the whole 256 MiB line
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_a_big_document_costs_a_small_multiple_of_its_size(tmp_path):
+    """One 8 MiB document on one line (prose the cleaner keeps), through a whole batch task:
+    reading, cleaning, fingerprints, word counts, staged Parquet parts."""
+    from bench.big_documents import make_input
+
+    path = make_input("line", 8 << 20, tmp_path / "in")
+    code = (
+        "from datetime import datetime, timezone\n"
+        "from news_etl.tasks.ingest.batch import process_files\n"
+        "from news_etl.tasks.ingest.inputs import walk\n"
+        "from news_etl.tasks.options import RunContext, RunOptions\n"
+        f"options = RunOptions(inputs=[{str(path)!r}], warehouse={str(tmp_path / 'wh')!r}).resolved()\n"
+        "result = process_files(list(walk(options.inputs)), options, RunContext('big', datetime.now(timezone.utc)), 1)\n"
+        "out = {'documents': result.documents}"
+    )
+    warmup = (  # the cleaning stack (rules, language model) loaded on a small document first
+        "from datetime import datetime, timezone\n"
+        "from news_etl.tasks.ingest.batch import process_files\n"
+        "from news_etl.tasks.ingest.inputs import walk\n"
+        "from news_etl.tasks.options import RunContext, RunOptions\n"
+        f"o = RunOptions(inputs=[{str(SEEDS)!r}], warehouse={str(tmp_path / 'wh')!r}).resolved()\n"
+        "process_files(list(walk(o.inputs)), o, RunContext('warm', datetime.now(timezone.utc)), 0)\n"
+    )
+    got = _run_measured(_peak_growth(code), warmup)
+    size = path.stat().st_size
+    assert got["documents"] == 1
+    assert got["growth"] < 16 * size, f"{got['growth'] / size:.1f} times the document"  # 10 times now; 60 before
+
+
+def test_an_input_given_as_a_link_is_read_only_inside_its_own_directory(prefect_harness, tmp_path):
+    """A file given by a link is read when the link's target lies in the link's directory, as a
+    link found by the walk would be; a link to anywhere else (here a secret) is quarantined,
+    neither read nor copied. A directory given by a link is followed."""
+    inputs, outside = tmp_path / "in", tmp_path / "outside"
+    inputs.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOP-SECRET-OUTSIDE-ROOT\n" * 20, encoding="utf-8")
+    seeds = sorted(SEEDS.iterdir())
+    shutil.copy(seeds[0], inputs / "today-2026.txt")
+    (inputs / "today.txt").symlink_to("today-2026.txt")
+    (inputs / "passwd.txt").symlink_to(outside / "secret.txt")
+    shutil.copytree(SEEDS, outside / "feed")
+    (tmp_path / "current").symlink_to(outside / "feed", target_is_directory=True)
+    warehouse = tmp_path / "wh"
+    summary = run_etl([inputs / "today.txt", inputs / "passwd.txt", tmp_path / "current"], warehouse, workers=1)
+    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT source_uri, reason, copy_path FROM lake.quarantine").fetchall()
+        documents = {os.path.basename(u) for (u,) in con.execute("SELECT source_uri FROM lake.documents").fetchall()}
+    finally:
+        con.close()
+    assert rows == [(str(inputs / "passwd.txt"), "link_outside_root", None)]
+    assert len(documents) == 5 and documents - {"today-2026.txt"} <= {p.name for p in seeds}  # one copy of seeds[0]
+    assert summary.articles_out == 5 and summary.duplicates == 1  # today.txt is a copy of seeds[0]
+    assert not list((warehouse / "quarantine").rglob("*.bin"))
+    for path in warehouse.rglob("*"):
+        if path.is_file():
+            assert b"TOP-SECRET" not in path.read_bytes(), path

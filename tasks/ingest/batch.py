@@ -6,8 +6,8 @@ imports, may load DuckDB or the warehouse code, which would add to every worker'
 
 from __future__ import annotations
 
-import dataclasses
 import errno
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ from ..cleaning.normalize import normalize
 from ..cleaning.ruleset import RuleSet, cached_rules
 from ..crashpoints import crash_point
 from ..options import RunContext, RunOptions
-from .extract import BadInput, RawDocument, extract_html, read_file
+from .extract import RAW_FIELDS, BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhashes
 from .inputs import InputFile, read_batch
 from .lake import (article_row, boilerplate_rows, document_row, input_row, line_count_rows, quarantine_row, to_table,
@@ -35,6 +35,7 @@ from .words import many_word_counts
 
 # Arrow's default pool (mimalloc) keeps the pages a chunk's tables freed, and the worker's RSS with them.
 pa.set_memory_pool(pa.system_memory_pool())
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class BatchResult:
     bytes: int
     seconds: float
     recleaned_date: date | None = None  # for documents the lake kept, cleaned again: their lake files' date
+    duplicates: int = 0  # documents read twice in this batch (the same bytes in two inputs): staged once
+
+    @property
+    def documents_in(self) -> int:
+        """Every document the batch read: cleaned, quarantined or a copy of one it read before."""
+        return self.documents + self.quarantined + self.duplicates
 
 
 @dataclass
@@ -79,6 +86,12 @@ def clean_document(item: Extracted, rules: RuleSet, options: RunOptions, run: Ru
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
     doc = item.doc
     return article_row(doc, art, run, item.url, item.published), boilerplate_rows(doc.doc_id, art, run)
+
+
+def article_columns(rows: list[dict]) -> dict[str, pa.Array]:
+    """The article columns computed per chunk, vectorised: ``minhash``, ``words``, ``word_counts``."""
+    words, counts = many_word_counts([row["title"], row["body"]] for row in rows)
+    return {"minhash": minhashes([row["body"] for row in rows]), "words": words, "word_counts": counts}
 
 
 @lru_cache(maxsize=4)
@@ -113,7 +126,7 @@ class StagedBatch:
         self.chunks: list[dict[str, str]] = []
         self.seen: set[str] = set()
         self.pending_bytes = 0
-        self.n_documents = self.n_quarantined = 0
+        self.n_documents = self.n_quarantined = self.n_duplicates = 0
         self.started = time.perf_counter()
 
     def quarantine(self, item: Quarantined) -> None:
@@ -121,14 +134,30 @@ class StagedBatch:
         self.rows["quarantine"].append(quarantine_row(item.source_uri, item.reason, detail, n_bytes, copy_path, self.run))
         self.n_quarantined += 1
 
+    def quarantine_document(self, doc: RawDocument, exc: Exception, step: str) -> None:
+        """Quarantine a document that failed after it was read, with its bytes as read when they
+        can be read again, else its text."""
+        if isinstance(exc, BadInput):
+            reason, detail = exc.reason, exc.detail
+        else:  # a bug or an input nobody foresaw: this document only, never its batch
+            logger.warning("%s quarantined after an unexpected error in %s", doc.source_uri, step, exc_info=True)
+            reason, detail = "error", f"{type(exc).__name__} in {step}: {exc}"
+        if doc.origin:
+            path, offset, length = doc.origin
+            item = Quarantined(doc.source_uri, reason, detail, copy_of=path, copy_range=(offset, length))
+        else:
+            item = Quarantined(doc.source_uri, reason, detail, doc.raw_text.encode("utf-8", "surrogatepass"))
+        self.quarantine(item)
+
     def add(self, doc: RawDocument, keep_document: bool = True) -> bool:
         """Queue one document for cleaning; False if it was quarantined or seen already."""
         if doc.doc_id in self.seen:
+            self.n_duplicates += 1
             return False
         try:
             item = extract_document(doc, self.options, keep_document)
-        except BadInput as exc:
-            self.quarantine(Quarantined(doc.source_uri, exc.reason, exc.detail, doc.raw_text.encode("utf-8")))
+        except Exception as exc:  # noqa: BLE001 - see quarantine_document
+            self.quarantine_document(doc, exc, "extraction")
             return False
         self.seen.add(doc.doc_id)
         self.pending.append(item)
@@ -141,8 +170,13 @@ class StagedBatch:
         """Per source, the keys of lines frequent enough to be boilerplate; stages this chunk's counts."""
         limits = self.rules.for_language(None).repeated
         counts: dict[str, Counter] = {}
-        for item in self.pending:
-            keys = document_line_keys(item.text, limits["min_chars"], limits["max_chars"], normalized=True)
+        for i, item in enumerate(self.pending):
+            try:
+                keys = document_line_keys(item.text, limits["min_chars"], limits["max_chars"], normalized=True)
+            except Exception as exc:  # noqa: BLE001 - see quarantine_document
+                self.pending[i] = None
+                self.quarantine_document(item.doc, exc, "line counts")
+                continue
             counts.setdefault(item.doc.source_name, Counter()).update(keys)
         known = _known_frequent(self.run.frequent_lines)
         if self.count_lines:
@@ -152,23 +186,46 @@ class StagedBatch:
 
     def _clean_pending(self) -> None:
         frequent = self._frequent_lines()
+        cleaned: list[tuple[RawDocument, bool, dict, list[dict]]] = []
         for i, item in enumerate(self.pending):
             self.pending[i] = None  # its normalized text goes once cleaned, not with the whole chunk
+            if item is None:
+                continue
             doc = item.doc
             try:
                 row, removed = clean_document(item, self.rules, self.options, self.run, frequent.get(doc.source_name))
-            except BadInput as exc:
-                self.quarantine(Quarantined(doc.source_uri, exc.reason, exc.detail, doc.raw_text.encode("utf-8")))
+            except Exception as exc:  # noqa: BLE001 - see quarantine_document
+                self.quarantine_document(doc, exc, "cleaning")
                 continue
-            if item.keep_document:
+            cleaned.append((doc, item.keep_document, row, removed))
+        item = None  # the last document's normalized text goes too
+        self.pending, self.pending_bytes = [], 0
+        self.article_columns, cleaned = self._article_columns(cleaned)
+        for doc, keep_document, row, removed in cleaned:
+            if keep_document:
                 self.rows["documents"].append(document_row(doc, self.run))
             self.rows["articles"].append(row)
             self.rows["boilerplate"].extend(removed)
             self.n_documents += 1
-        articles = self.rows["articles"]
-        words, counts = many_word_counts(f"{row['title'] or ''}\n{row['body']}" for row in articles)
-        self.article_columns = {"minhash": minhashes([row["body"] for row in articles]), "words": words, "word_counts": counts}
-        self.pending, self.pending_bytes = [], 0
+
+    def _article_columns(self, cleaned: list[tuple]) -> tuple[dict[str, pa.Array], list[tuple]]:
+        """The chunk's MinHash and word-count columns, vectorised over all its articles; should that
+        fail, article by article, quarantining the articles that fail."""
+        try:
+            return article_columns([row for _, _, row, _ in cleaned]), cleaned
+        except Exception:  # noqa: BLE001
+            logger.warning("fingerprints of a chunk failed; computing them article by article", exc_info=True)
+        kept, parts = [], []
+        for entry in cleaned:
+            try:
+                parts.append(article_columns([entry[2]]))
+            except Exception as exc:  # noqa: BLE001 - see quarantine_document
+                self.quarantine_document(entry[0], exc, "fingerprints")
+                continue
+            kept.append(entry)
+        if not parts:
+            return article_columns([]), kept
+        return {name: pa.concat_arrays([p[name] for p in parts]) for name in parts[0]}, kept
 
     def flush(self) -> None:
         self._clean_pending()
@@ -184,7 +241,7 @@ class StagedBatch:
     def result(self, n_bytes: int, recleaned_date: date | None = None) -> BatchResult:
         self.flush()
         return BatchResult(self.batch_no, self.chunks, self.n_documents, self.n_quarantined, n_bytes,
-                           time.perf_counter() - self.started, recleaned_date)
+                           time.perf_counter() - self.started, recleaned_date, self.n_duplicates)
 
 
 def process_files(files: list[InputFile], options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
@@ -192,7 +249,7 @@ def process_files(files: list[InputFile], options: RunOptions, run: RunContext, 
     batch = StagedBatch(options, run, batch_no)
     for f in files:
         n_docs = n_bad = 0
-        for item in read_file(f, options.max_doc_bytes):
+        for item in read_file(f, options):
             if isinstance(item, Quarantined):
                 batch.quarantine(item)
                 n_bad += 1
@@ -202,13 +259,10 @@ def process_files(files: list[InputFile], options: RunOptions, run: RunContext, 
     return batch.result(sum(f.size if f.length < 0 else f.length for f in files))
 
 
-RAW_FIELDS = [f.name for f in dataclasses.fields(RawDocument)]
-
-
 def reclean_documents(lake_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
     """Clean the raw documents kept in one lake file again (after the rules changed)."""
     batch = StagedBatch(options, run, batch_no, count_lines=False)  # counted when first loaded
-    table = pq.read_table(lake_file, columns=RAW_FIELDS)
+    table = pq.read_table(lake_file, columns=list(RAW_FIELDS))
     for row in table.to_pylist():
         batch.add(RawDocument(**row), keep_document=False)
     ingest_date = Path(lake_file).parent.name.removeprefix("ingest_date=")

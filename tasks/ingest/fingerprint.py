@@ -9,7 +9,6 @@ vectorised with numpy: words are hashed with a polynomial rolling hash over the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +23,6 @@ _WORD_BYTE = np.zeros(256, dtype=bool)  # ASCII letters, digits, _ and every byt
 _WORD_BYTE[list(b"abcdefghijklmnopqrstuvwxyz0123456789_")] = True
 _WORD_BYTE[0x80:] = True
 _powers: tuple[np.ndarray, np.ndarray] | None = None
-T = TypeVar("T", str, bytes)
 
 
 def _base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +40,8 @@ def _base_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def word_spans(data: np.ndarray, is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starts, ends and 64-bit hashes of the words in ``data`` (bytes or code points), a word being
-    a run of units for which ``is_word[unit]`` holds; equal words hash equally wherever they stand."""
+    a run of units for which ``is_word[unit]`` holds; equal words hash equally wherever they stand.
+    Its temporaries take tens of bytes per unit: give it a bounded piece (see ``piece_word_hashes``)."""
     edges = np.diff(np.concatenate(([0], is_word[data].view(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     up, down = _base_powers(len(data))
@@ -51,19 +50,30 @@ def word_spans(data: np.ndarray, is_word: np.ndarray) -> tuple[np.ndarray, np.nd
         return starts, ends, (prefix[ends] - prefix[starts]) * down[starts]
 
 
-def groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` (texts or bytes) in consecutive groups of about ``size`` characters or bytes each,
-    for numpy to work on many articles per call."""
-    group: list[T] = []
-    total = 0
-    for item in items:
-        group.append(item)
-        total += len(item) + 1
-        if total >= size:
-            yield group
-            group, total = [], 0
-    if group:
-        yield group
+def piece_word_hashes(pieces: Iterable[np.ndarray], is_word: np.ndarray) -> Iterator[np.ndarray]:
+    """The hashes ``word_spans`` gives the words of the pieces' concatenation, a piece at a time:
+    a word running across pieces is hashed whole (its hash is a sum of its pieces' terms)."""
+    running: tuple[int, int] | None = None  # (hash, length) of the word at the end of the last piece
+    for data in pieces:
+        if not len(data):
+            continue
+        starts, ends, hashes = word_spans(data, is_word)
+        lengths = ends - starts
+        if running is not None:
+            if len(starts) and starts[0] == 0:  # the running word goes on
+                hashes[0] = (running[0] + pow(_BASE, running[1], 2**64) * int(hashes[0])) % 2**64
+                lengths[0] += running[1]
+            else:
+                hashes = np.concatenate((np.array([running[0]], dtype=np.uint64), hashes))
+                lengths = np.concatenate(([running[1]], lengths))
+                ends = np.concatenate(([0], ends))
+        running = None
+        if len(ends) and ends[-1] == len(data):  # it may go on in the next piece
+            running = (int(hashes[-1]), int(lengths[-1]))
+            hashes = hashes[:-1]
+        yield hashes
+    if running is not None:
+        yield np.array([running[0]], dtype=np.uint64)
 
 
 def minhash(text: str) -> list[int | None] | None:
@@ -72,13 +82,32 @@ def minhash(text: str) -> list[int | None] | None:
     return minhashes([text]).to_pylist()[0]
 
 
+BIG_CHARS = 1 << 20  # a longer text is fingerprinted alone, a piece at a time
+PIECE_CHARS = 1 << 16
+
+
 def minhashes(texts: list[str], chunk_bytes: int = 1 << 18) -> pa.ListArray:
     """``minhash`` of many texts as an Arrow ``list<int64>`` column, vectorised over about
     ``chunk_bytes`` of text at a time (numpy's per-call cost would otherwise dominate at a few
-    KB per article); no Python object per hash."""
+    KB per article); no Python object per hash. A text of more than ``BIG_CHARS`` characters is
+    done alone, with memory that does not grow with it."""
     signatures: list[np.ndarray] = []
     found: list[np.ndarray] = []
-    for group in groups((text.lower().encode("utf-8") for text in texts), chunk_bytes):
+    group: list[bytes] = []
+    size = 0
+    for text in texts:
+        if len(text) > BIG_CHARS:
+            if group:
+                _minhash_group(group, signatures, found)
+                group, size = [], 0
+            _minhash_big(text, signatures, found)
+            continue
+        group.append(text.lower().encode("utf-8"))
+        size += len(group[-1]) + 1
+        if size >= chunk_bytes:
+            _minhash_group(group, signatures, found)
+            group, size = [], 0
+    if group:
         _minhash_group(group, signatures, found)
     signature = np.concatenate(signatures) if signatures else np.empty(0, dtype=np.uint64)
     offsets = pa.array(np.arange(0, len(signature) + 1, BINS, dtype=np.int32))
@@ -99,6 +128,27 @@ def _minhash_group(encoded: list[bytes], signatures: list[np.ndarray], found: li
     text_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     starts, _, words = word_spans(data, _WORD_BYTE)
     text_of = np.searchsorted(text_starts, starts, side="right") - 1
+    _add_shingles(signature, has, words, text_of)
+
+
+def _minhash_big(text: str, signatures: list[np.ndarray], found: list[np.ndarray]) -> None:
+    """``_minhash_group`` of one long text, lower-cased, encoded and hashed ``PIECE_CHARS`` at a
+    time (a piece's last words start the next piece's shingles)."""
+    signature = np.full(BINS, _EMPTY, dtype=np.uint64)
+    has = np.zeros(1, dtype=bool)
+    signatures.append(signature)
+    found.append(has)
+    pieces = (np.frombuffer(text[a:a + PIECE_CHARS].lower().encode("utf-8"), dtype=np.uint8)
+              for a in range(0, len(text), PIECE_CHARS))
+    carry = np.empty(0, dtype=np.uint64)
+    for hashes in piece_word_hashes(pieces, _WORD_BYTE):
+        words = np.concatenate((carry, hashes))
+        _add_shingles(signature, has, words, np.zeros(len(words), dtype=np.int64))
+        carry = words[len(words) - min(len(words), SHINGLE - 1):]
+
+
+def _add_shingles(signature: np.ndarray, has: np.ndarray, words: np.ndarray, text_of: np.ndarray) -> None:
+    """Shingle the word hashes (of the texts ``text_of`` names) into the texts' signatures."""
     n = len(words) - SHINGLE + 1
     if n < 1:
         return

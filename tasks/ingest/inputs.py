@@ -44,11 +44,23 @@ def walk(inputs: list[str | Path]) -> Iterator[InputFile | Quarantined]:
     """Yield the files under the given paths (recursively), never leaving a root through links.
 
     Links whose target lies inside the root are skipped: the walk reaches their target anyway.
+    A given directory that is a link is followed (its target is the root); a given file that is
+    a link is read only when its target lies in the link's own directory, as a link found there
+    would be: a link to anywhere else is quarantined, its target neither read nor copied.
     """
     for given in inputs:
         root = os.path.abspath(str(given))
         if not os.path.lexists(root):
             raise FileNotFoundError(f"input not found: {given}")
+        if os.path.islink(root) and not os.path.isdir(root):
+            parent = os.path.dirname(root)
+            rejected = _check_link(root, os.path.basename(root) or "input.txt", os.path.realpath(parent))
+            if rejected is None and not os.path.exists(root):  # a broken link of a kind we do not read
+                rejected = Quarantined(root, "broken_link", f"points to {os.readlink(root)}")
+            if rejected:
+                yield rejected
+                continue
+            root = os.path.realpath(root)  # read the target itself: the link may change meanwhile
         if os.path.isfile(root):
             yield _input_file(root, os.path.dirname(root), kind_of(root) or "txt")
             continue

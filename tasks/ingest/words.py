@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from .fingerprint import groups, word_spans
+from .fingerprint import word_spans
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
 
@@ -39,20 +39,59 @@ def _alnum_table() -> np.ndarray:
     return _alnum
 
 
-def many_word_counts(texts: Iterable[str], chunk_chars: int = 1 << 18) -> tuple[pa.ListArray, pa.ListArray]:
-    """``word_counts`` of each text (words in another order) as Arrow columns ``list<string>`` and
-    ``list<int32>``, vectorised with numpy over about ``chunk_chars`` characters at a time: a
-    regex and a Counter per article would cost more than cleaning it."""
+def many_word_counts(articles: Iterable[str | Sequence[str | None]], chunk_chars: int = 1 << 18,
+                     big_chars: int = 1 << 20) -> tuple[pa.ListArray, pa.ListArray]:
+    """``word_counts`` of each article's texts (its title and body; words in another order) as
+    Arrow columns ``list<string>`` and ``list<int32>``, vectorised with numpy over about
+    ``chunk_chars`` characters at a time: a regex and a Counter per article would cost more than
+    cleaning it. An article of more than ``big_chars`` characters is counted alone with a Counter,
+    whose memory grows with its vocabulary, not its length."""
     words: list[pa.Array] = []
     counts: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
-    for group in groups((text.lower() for text in texts), chunk_chars):
-        for out, part in zip((words, counts, lengths), _group_word_counts(group)):
+
+    def add(parts: tuple) -> None:
+        for out, part in zip((words, counts, lengths), parts):
             out.append(part)
+
+    group: list[str] = []
+    size = 0
+    for article in articles:
+        texts = [article] if isinstance(article, str) else [t for t in article if t]
+        if sum(map(len, texts)) > big_chars:
+            if group:
+                add(_group_word_counts(group))
+                group, size = [], 0
+            vocabulary = Counter(m.group() for t in texts for piece in _pieces(t) for m in WORD.finditer(piece.lower()))
+            add((pa.array(list(vocabulary), pa.string()), np.fromiter(vocabulary.values(), np.int64, len(vocabulary)),
+                 np.array([len(vocabulary)])))
+            continue
+        group.append("\n".join(texts).lower())
+        size += len(group[-1]) + 1
+        if size >= chunk_chars:
+            add(_group_word_counts(group))
+            group, size = [], 0
+    if group:
+        add(_group_word_counts(group))
     offsets = pa.array(np.concatenate(([0], np.cumsum(np.concatenate(lengths)) if lengths else [])).astype(np.int32))
     values = pa.concat_arrays(words) if words else pa.array([], pa.string())
     count_values = pa.array(np.concatenate(counts) if counts else [], pa.int32())
     return pa.ListArray.from_arrays(offsets, values), pa.ListArray.from_arrays(offsets, count_values)
+
+
+_LAST_BREAK = re.compile(r"[\W_][^\W_]*\Z")  # the last character no word holds
+
+
+def _pieces(text: str, size: int = 1 << 16) -> Iterator[str]:
+    """``text`` in pieces of about ``size`` characters, each cut after a character no word holds
+    (a word longer than ``size`` is cut too), to lower-case and count without copying it whole."""
+    start = 0
+    while start < len(text):
+        end = start + size
+        if end < len(text) and (m := _LAST_BREAK.search(text, start, end)):
+            end = m.start() + 1
+        yield text[start:end]
+        start = end
 
 
 def _group_word_counts(lowered: list[str]) -> tuple[pa.Array, np.ndarray, np.ndarray]:

@@ -46,7 +46,7 @@ def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: floa
     while True:
         con = duckdb.connect()
         try:
-            con.execute(f"ATTACH '{_quote(db_path)}' AS {alias} ({options})")
+            con.execute(f"ATTACH {sql_string(db_path)} AS {alias} ({options})")
             con.execute(f"USE {alias}")
             break
         except duckdb.IOException as exc:
@@ -60,7 +60,7 @@ def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: floa
                     f"after waiting {wait_seconds:g} s; nothing was changed"
                 ) from None
             time.sleep(0.2)
-    con.execute(f"SET temp_directory = '{_quote(layout.spill)}'")  # where it spills, as for a file opened directly
+    con.execute(f"SET temp_directory = {sql_string(layout.spill)}")  # where it spills, as for a file opened directly
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.
     con.execute(f"SET memory_limit = '{memory_limit or os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '384MB')}'")
@@ -70,5 +70,7 @@ def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: floa
     return con
 
 
-def _quote(path) -> str:
-    return str(path).replace("'", "''")
+def sql_string(value) -> str:
+    """``value`` (a path) as a SQL string literal, for the statements that take no parameters
+    (ATTACH, LOAD, SET)."""
+    return "'" + str(value).replace("'", "''") + "'"

@@ -26,7 +26,7 @@ def export_marts(layout: WarehouseLayout, names: list[str] | None = None) -> lis
                 continue
             target = layout.mart_file(name)
             with atomic_write(target) as tmp:
-                con.execute(f"COPY marts.{name} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
+                con.execute(f"COPY marts.{name} TO ? (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)", [str(tmp)])
             written.append(target)
         fsync_dir(layout.marts)
     finally:

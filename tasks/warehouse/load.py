@@ -78,7 +78,7 @@ class Loaded:
     articles: int
     boilerplate: int
     quarantined: int
-    duplicates: int  # staged documents dropped as loaded already, or staged twice
+    duplicates: int  # documents read twice in a batch, staged documents or quarantine rows the lake holds already
     files: int  # lake files published
 
 
@@ -105,8 +105,9 @@ def _parts(chunks: list[dict], table: str) -> list[str]:
 
 def _drop_loaded(con, chunks: list[dict]) -> int:
     """Keep re-runs from duplicating rows: drop staged documents already loaded (or staged twice in
-    this run) with their articles and boilerplate, and quarantine rows already recorded.
-    Affected parts are rewritten before they load, so the lake files match the tables."""
+    this run) with their articles and boilerplate, and quarantine rows already recorded; returns
+    how many were dropped. Affected parts are rewritten before they load, so the lake files match
+    the tables."""
     drops: dict[str, tuple[str, set]] = {}  # staged part -> (column, values to drop)
     n_docs = 0
     if _parts(chunks, "documents"):
@@ -143,6 +144,7 @@ def _drop_loaded(con, chunks: list[dict]) -> int:
             [_parts(chunks, "quarantine")],
         ).fetchall()
         drops.update({fn: ("__row__", set(rows_)) for fn, rows_ in rows})
+        n_docs += sum(len(rows_) for _, rows_ in rows)  # quarantined again: the lake holds the row already
     for c in chunks:
         for table, path in list(c["parts"].items()):
             if path in drops:
@@ -198,7 +200,7 @@ def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list
             if retired:
                 con.executemany("INSERT INTO meta.retired_files VALUES (?, ?)", [(path, run_id) for path in retired])
             chunks = _chunks(batches)
-            duplicates = _drop_loaded(con, chunks)
+            duplicates = _drop_loaded(con, chunks) + sum(b.duplicates for b in batches)
             if _parts(chunks, "inputs"):
                 manifest = _parts(chunks, "inputs")
                 con.execute("DELETE FROM meta.inputs WHERE source_uri IN (SELECT source_uri FROM read_parquet(?))", [manifest])
@@ -226,7 +228,7 @@ def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list
             if files:
                 con.executemany("INSERT INTO meta.lake_files VALUES (?, ?, ?, ?, ?)", files)
             row = {"run_id": run_id, "started_at": run.started_at, "inputs": plan.inputs, "inputs_found": plan.found,
-                   "inputs_unchanged": plan.unchanged, "documents_in": sum(b.documents + b.quarantined for b in batches),
+                   "inputs_unchanged": plan.unchanged, "documents_in": sum(b.documents_in for b in batches),
                    "articles_out": counts["articles"], "duplicates": duplicates, "quarantined": counts["quarantine"],
                    "boilerplate_lines": counts["boilerplate"], "status": "loaded"}
             con.execute(f"INSERT INTO meta.runs BY NAME SELECT {', '.join(f'${k} AS {k}' for k in row)}", row)

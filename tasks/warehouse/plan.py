@@ -19,7 +19,7 @@ from ..ingest.lake import write_parquet
 from ..ingest.quarantine import Quarantined
 from ..layout import WarehouseLayout
 from ..options import RunOptions
-from .database import connect, default_wait_seconds
+from .database import connect, default_wait_seconds, sql_string
 
 WALK_CHUNK = 50_000  # input files per write of the candidates list
 
@@ -32,8 +32,8 @@ class Plan:
     batches: list[str]  # batch files of the new or changed input files
     kept: list[str] = field(default_factory=list)  # lake documents files to clean again (full refresh)
     rejected: list[Quarantined] = field(default_factory=list)  # inputs that cannot be read at all
-    found: int = 0  # input files found
-    unchanged: int = 0  # of those, already loaded with the same size and mtime
+    found: int = 0  # input files found, and inputs the walk rejected
+    unchanged: int = 0  # of those, already loaded with the same size and mtime, or quarantined with the same reason
     frequent_lines: str | None = None  # Parquet file of the lines earlier runs found frequent
 
     @property
@@ -60,7 +60,9 @@ def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
         writer.write_table(files_table([f.__dict__ for f in chunk]))
         found += len(chunk)
     batches, new = _new_files_in_batches(options, layout, run_id, candidates)
-    return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], rejected, found, found - new,
+    new_rejected = _new_rejections(layout, rejected)
+    return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], new_rejected,
+                found + len(rejected), found - new + len(rejected) - len(new_rejected),
                 _frequent_lines(layout, run_id, options.repeat_min_docs))
 
 
@@ -81,7 +83,7 @@ def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: 
 def _has_manifest(con, layout: WarehouseLayout) -> bool:
     if not layout.database.exists():
         return False
-    con.execute(f"ATTACH '{layout.database}' AS wh (READ_ONLY)")
+    con.execute(f"ATTACH {sql_string(layout.database)} AS wh (READ_ONLY)")
     return bool(con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'meta' AND table_name = 'inputs'"
     ).fetchone()[0])
@@ -109,6 +111,22 @@ def _cut_batches(reader, layout: WarehouseLayout, run_id: str, max_docs: int, ma
     if current:
         flush()
     return paths, n
+
+
+def _new_rejections(layout: WarehouseLayout, rejected: list[Quarantined]) -> list[Quarantined]:
+    """The inputs the walk rejected (links, unreadable entries) that ``lake.quarantine`` does not
+    hold with the same reason yet: the others are unchanged inputs, not new documents."""
+    if not rejected or not layout.database.exists():
+        return rejected
+    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'lake' AND table_name = 'quarantine'").fetchone()[0]:
+            return rejected
+        known = set(con.execute("SELECT source_uri, reason FROM lake.quarantine WHERE source_uri IN (SELECT unnest(?::VARCHAR[]))",
+                                [[r.source_uri for r in rejected]]).fetchall())
+    finally:
+        con.close()
+    return [r for r in rejected if (r.source_uri, r.reason) not in known]
 
 
 def _kept_documents(layout: WarehouseLayout) -> list[str]:

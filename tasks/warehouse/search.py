@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from ..ingest.words import WORD
 from ..layout import WarehouseLayout
-from .database import connect, fts_extension_path
+from .database import connect, fts_extension_path, sql_string
 
 SQL_WORD = r"[\p{L}\p{N}]+"  # the words of ingest/words.py's WORD
 
@@ -58,7 +58,7 @@ GROUP BY d.doc_id
 
 
 def load_fts(con) -> None:
-    con.execute(f"LOAD '{fts_extension_path()}'")
+    con.execute(f"LOAD {sql_string(fts_extension_path())}")
 
 
 def update_index(con, layout: WarehouseLayout, stemmer: str = "german") -> dict:
