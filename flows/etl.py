@@ -63,7 +63,10 @@ def etl(options: RunOptions = RunOptions(), progress: bool = False) -> RunSummar
             else:
                 logger.info("nothing new was loaded: models and exports are up to date")
         except BaseException as exc:
-            finish_run(layout, run_id, "failed", timer.seconds, f"{type(exc).__name__}: {exc}")
+            try:
+                finish_run(layout, run_id, "failed", timer.seconds, f"{type(exc).__name__}: {exc}")
+            except Exception as record_exc:  # (a full disk fails both): the first error is the one to show
+                logger.warning("could not record the failed run: %s", record_exc)
             raise
         finally:
             record_run(layout, run_id, timer.seconds, logger)

@@ -8,6 +8,7 @@ written under a temporary name next to its target, fsynced and renamed into plac
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,9 +90,19 @@ class WarehouseLayout:
     def quarantine_copy(self, sha256: str) -> Path:
         return self.quarantine / sha256[:2] / f"{sha256}.bin"
 
+    def stale_temp_files(self) -> Iterator[Path]:
+        """Temporary files (``temp_path``) under the lake, the marts and the quarantine: left by a
+        run that died while writing them, if nobody holds the warehouse lock."""
+        for directory in (self.lake, self.marts, self.quarantine):
+            if directory.is_dir():
+                yield from (p for p in directory.rglob(".*.tmp") if _TEMP_NAME.fullmatch(p.name) and p.is_file())
+
     def relative(self, path: str | Path) -> str:
         """``path`` relative to the warehouse, as ``meta.lake_files`` and ``lake.quarantine`` keep it."""
         return str(Path(path).resolve().relative_to(self.root.resolve()))
+
+
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
 
 
 def temp_path(target: str | Path) -> Path:

@@ -134,6 +134,8 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
         assert proc.returncode == -9, f"{point}: run was not killed: {err.decode()[-2000:]}"
         warehouse = tmp_path / point
         assert not list((warehouse / "lake").rglob(".*.tmp")), point
+        if point == "mid_quarantine_copy":  # killed while copying empty.txt: its temporary copy stays behind
+            assert list((warehouse / "quarantine").glob(".*.tmp")), point
         if (warehouse / "news.duckdb").exists() and (warehouse / "lake").exists():
             # Every Parquet file a reader can see belongs to a committed load.
             con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
@@ -153,6 +155,7 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
         assert con.execute("SELECT count(*) FROM meta.runs WHERE status = 'loaded'").fetchone()[0] == 0
         con.close()
         assert not (warehouse / ".staging").exists() or not any((warehouse / ".staging").iterdir()), point
+        assert not list(warehouse.rglob(".*.tmp")), point  # the next run deleted what the killed one left half-written
 
 
 def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus, tmp_path):
@@ -311,3 +314,86 @@ def test_a_large_jsonl_file_is_split_across_batches_at_line_ends(prefect_harness
 
     again = run_etl([src.parent], warehouse, workers=2, batch_bytes=8_000)
     assert again.inputs_unchanged == 1 and again.documents_in == 0
+
+
+def _cli_run(args: list[str], code_before: str = "", preexec_fn=None) -> subprocess.CompletedProcess:
+    """`news-etl run` in a subprocess, after ``code_before`` (a fault to inject)."""
+    code = f"{code_before}\nimport sys\nfrom news_etl.flows.cli import main\nsys.exit(main({['run', *args]!r}))"
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300, env=_env(),
+                          preexec_fn=preexec_fn)
+
+
+DISK_FULL_ON_QUARANTINE_COPY = """
+import builtins, errno
+import news_etl.tasks.ingest.quarantine as quarantine
+
+class Full:
+    def __init__(self, fh):
+        self.fh = fh
+    def write(self, data):
+        self.fh.write(data[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        self.fh.close()
+
+quarantine.open = lambda path, mode="r", *a, **k: Full(builtins.open(path, mode, *a, **k)) if "w" in mode else builtins.open(path, mode, *a, **k)
+"""
+
+
+def test_a_full_disk_shows_its_cause_and_leaves_nothing_behind(prefect_harness, corpus, tmp_path):
+    """ENOSPC while a quarantined file is copied: the run fails naming the full disk (one line),
+    no temporary copy stays, nothing is loaded; the next run loads everything."""
+    (corpus / "seeds" / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    warehouse = tmp_path / "wh"
+    args = ["--input", str(corpus), "--warehouse", str(warehouse), "--workers", "1"]
+    proc = _cli_run(args, DISK_FULL_ON_QUARANTINE_COPY)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "news-etl run: error: [Errno 28] No space left on device"
+    assert not list(warehouse.rglob(".*.tmp"))
+    assert not (warehouse / "lake").exists() or lake_counts(warehouse) == dict.fromkeys(TABLES, 0)
+
+    proc = _cli_run(args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = table_counts(warehouse)
+    assert (counts["documents"], counts["quarantine"]) == (5, 2)
+
+
+def test_a_commit_that_fails_shows_its_cause_not_the_rollback(prefect_harness, corpus, tmp_path):
+    """DuckDB cannot write its file (RLIMIT_FSIZE stands in for a full disk: the same short write,
+    then an error): the user sees that error, not 'cannot rollback - no transaction is active';
+    the next run loads every document exactly once."""
+    import resource
+    import signal
+
+    def small_files():  # the run's writes beyond 64 KiB fail with EFBIG instead of a signal: the WAL at the load's commit
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    warehouse = tmp_path / "wh"
+    args = ["--input", str(corpus), "--warehouse", str(warehouse), "--workers", "1"]
+    proc = _cli_run(args, preexec_fn=small_files)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("news-etl run: error:") and "File too large" in last and "rollback" not in last, last
+
+    proc = _cli_run(args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = table_counts(warehouse)
+    assert counts["documents"] == counts["articles"] == counts["marts.articles"] == 5 and counts["quarantine"] == 1
+    assert lake_counts(warehouse) == {t: counts[t] for t in TABLES}
+
+
+def test_a_warehouse_path_with_quotes_works(prefect_harness, corpus, tmp_path):
+    """Paths reach SQL as parameters or quoted literals, never pasted into it."""
+    warehouse = tmp_path / "Bob's \"news\" warehouse"
+    first = run_etl([corpus], warehouse, workers=1)
+    assert first.articles_out == 5 and (warehouse / "marts" / "articles.parquet").exists()
+    (corpus / "seeds" / "copy.txt").write_bytes((SEEDS / "000_39ce13e694da38b8.txt").read_bytes())
+    second = run_etl([corpus], warehouse, workers=1)  # the plan attaches the existing database
+    assert (second.documents_in, second.duplicates) == (1, 1)
+    for command in (["sql", "select count(*) AS n from marts.articles"], ["search", "Kreml"], ["status"]):
+        proc = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", *command, "--warehouse", str(warehouse)],
+                              cwd=REPO, capture_output=True, text=True, timeout=60, env=_env())
+        assert proc.returncode == 0, (command, proc.stderr)

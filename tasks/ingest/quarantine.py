@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..crashpoints import crash_point
 from ..layout import WarehouseLayout, commit, temp_path
 from .streams import open_input
 
@@ -52,6 +53,7 @@ def keep_copy(layout: WarehouseLayout, item: Quarantined) -> tuple[str | None, i
                         out.write(chunk)
                         size += len(chunk)
                         left -= len(chunk) if left > 0 else 0
+        crash_point("mid_quarantine_copy")
         target = layout.quarantine_copy(digest.hexdigest())
         if not target.exists():
             target.parent.mkdir(exist_ok=True)

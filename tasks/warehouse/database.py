@@ -70,6 +70,15 @@ def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: floa
     return con
 
 
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if there still is one: a COMMIT that failed (a full disk)
+    has ended it already, and a second error here would hide the one that matters."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def sql_string(value) -> str:
     """``value`` (a path) as a SQL string literal, for the statements that take no parameters
     (ATTACH, LOAD, SET)."""

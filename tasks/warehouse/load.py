@@ -23,7 +23,7 @@ from ..ingest.batch import BatchResult
 from ..ingest.lake import FILE_ONLY_COLUMNS, LAKE_TABLES, SCHEMAS, write_parquet
 from ..layout import WarehouseLayout, fsync_dir
 from ..options import RunContext
-from .database import connect, default_wait_seconds
+from .database import connect, default_wait_seconds, rollback
 from .plan import Plan
 
 DOC_TABLES = ("documents", "articles", "boilerplate")  # keyed by doc_id
@@ -89,9 +89,10 @@ class Recovered:
     published: int = 0  # lake files of a committed run renamed into place
     discarded_runs: int = 0  # runs that never committed: their staged parts deleted
     interrupted_runs: int = 0  # loaded runs that never finished, now marked 'interrupted'
+    temp_files: int = 0  # half-written files of a run that died while writing them, deleted
 
     def __bool__(self) -> bool:
-        return bool(self.published or self.discarded_runs or self.interrupted_runs)
+        return bool(self.published or self.discarded_runs or self.interrupted_runs or self.temp_files)
 
 
 def _chunks(batches: list[BatchResult]) -> list[dict]:
@@ -235,7 +236,7 @@ def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list
             crash_point("before_commit")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     finally:
         con.close()
@@ -276,13 +277,18 @@ def publish(layout: WarehouseLayout, files: list[tuple]) -> None:
 
 
 def recover(layout: WarehouseLayout) -> Recovered:
-    """Finish what a killed run left: roll committed-but-unpublished parts forward, delete staged
-    parts of runs that never committed, mark loaded runs that never finished as interrupted.
+    """Finish what a killed run left: delete its half-written temporary files, roll
+    committed-but-unpublished parts forward, delete staged parts of runs that never committed,
+    mark loaded runs that never finished as interrupted.
     Call it holding the warehouse lock: every staged run is then a dead one."""
+    temp_files = 0
+    for path in layout.stale_temp_files():  # first: on a full disk they may be what fills it
+        path.unlink(missing_ok=True)
+        temp_files += 1
     staging = layout.staging
     if not layout.database.exists():
         shutil.rmtree(staging, ignore_errors=True)
-        return Recovered()
+        return Recovered(temp_files=temp_files)
     pending_runs = [p.name for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
     con = connect(layout, wait_seconds=default_wait_seconds())
     try:
@@ -301,7 +307,7 @@ def recover(layout: WarehouseLayout) -> Recovered:
     committed = {f[0] for f in files}
     for run in pending_runs:
         shutil.rmtree(staging / run, ignore_errors=True)
-    return Recovered(len(files), len(set(pending_runs) - committed), interrupted)
+    return Recovered(len(files), len(set(pending_runs) - committed), interrupted, temp_files)
 
 
 def models_current(layout: WarehouseLayout, run_id: str) -> bool:

@@ -21,7 +21,7 @@ import duckdb
 from prefect import task
 
 from ..layout import WarehouseLayout
-from .database import connect, default_wait_seconds
+from .database import connect, default_wait_seconds, rollback
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"  # the repository's sql/, or the installed package's
 MATERIALIZATION = {"staging": "VIEW", "marts": "TABLE"}
@@ -361,7 +361,7 @@ def build_on(con, sql_dir: Path, select: list[str] | None = None, stemmer: str |
             update_index(con, layout, stemmer)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return selected
 
