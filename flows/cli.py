@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "rebuild", "serve"):
+        from news_etl.flows.lifeline import hold_lifeline
+
+        hold_lifeline()  # before Prefect starts an API server or a worker: they die with this process
     try:
         return args.func(args)
     except KeyboardInterrupt:

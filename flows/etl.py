@@ -8,11 +8,13 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_client, get_run_logger
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from news_etl.flows.batches import process_batches
+from news_etl.flows.lifeline import hold_lifeline
 from news_etl.flows.report import RunSummary, record_run, report
 from news_etl.tasks.cleaning.ruleset import cached_rules
 from news_etl.tasks.crashpoints import crash_point
@@ -35,6 +37,7 @@ def etl(options: RunOptions = RunOptions(), progress: bool = False) -> RunSummar
     keeps are cleaned again too, replacing every article and boilerplate row.
     """
     logger = get_run_logger()
+    hold_lifeline()  # the workers this run starts die with it (the CLI holds it already)
     options = options.resolved()
     layout = options.layout
     cached_rules(tuple(options.rules))  # a broken rules file fails here, naming the file, not in every batch
@@ -100,10 +103,27 @@ def process(plan: Plan, options: RunOptions, run: RunContext, progress: bool) ->
     results = []
     if plan.n_batches:
         runner = task_runner_for(options.workers, options.dask_address, plan.n_batches)
-        results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run, progress)
+        with api_shared_with_workers(isinstance(runner, ProcessPoolTaskRunner)):
+            results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run, progress)
     if plan.rejected:
         results.append(stage_quarantined(plan.rejected, options, run, plan.n_batches))
     return sorted(results, key=lambda r: r.batch_no)
+
+
+@contextmanager
+def api_shared_with_workers(spawns_workers: bool):
+    """Without PREFECT_API_URL, Prefect runs a temporary API server for this process, and every
+    worker process would start one more of its own (~230 MB and seconds each, and a worker that
+    dies leaves its server behind): give the workers this process's server instead."""
+    if not spawns_workers or os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value():
+        yield
+        return
+    with get_client(sync_client=True) as client:
+        os.environ["PREFECT_API_URL"] = str(client.api_url)  # what the workers inherit
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
 
 
 def task_runner_for(workers: int | None = None, dask_address: str | None = None, n_tasks: int | None = None):
