@@ -9,8 +9,6 @@ lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -18,7 +16,7 @@ from . import density
 from .language import guess_language
 from .line_stats import line_key
 from .normalize import normalize
-from .ruleset import GATE_CHARS, INLINE_TAIL, Compiled, RuleSet, load_rules
+from .ruleset import Compiled, RuleSet, load_rules
 from .structure import collect_groups, split_credits, strip_section_suffix, title_key
 
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
@@ -84,15 +82,16 @@ def clean(
     numbered = [(no, ln) for no, ln in enumerate((text if normalized else normalize(text)).split("\n"), 1) if ln]
     lines = [ln for _, ln in numbered]
     generic = rules.for_language(None)  # the rules of every language: their lines say nothing of it
-    lang = language or guess_language(lines, rules.stopwords, lambda line: _rule_match(line, generic) is not None)
+    lang = language or guess_language(lines, rules.stopwords, generic.removes)
     r = rules.for_language(lang)
     art = Article(language=lang)
     n = len(lines)
     action: list[str | None] = [None] * n
 
-    _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated))
-    key = _title(numbered, action, r, art, title_hint)
-    texts, classes = _moves_and_cuts(numbered, action, r, art, key)
+    matches, bylines = r.match_lines(lines)
+    _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated), matches, bylines)
+    key = _title(numbered, action, r, art, title_hint, bylines)
+    texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines)
     if favor != "recall":
         _density(texts, action, classes, r, PRECISION if favor == "precision" else None)
     if art.title is None and title_hint is None:
@@ -113,21 +112,14 @@ def clean(
     return art
 
 
-def _rule_match(line: str, r: Compiled) -> re.Match | None:
-    """The match of the line rules of ``r`` that allow the line's length and beginning."""
-    band = bisect_left(r.band_uppers, len(line))
-    regex = r.line_bands[band][1].regex(line[:GATE_CHARS]) if band < len(r.line_bands) else None
-    return regex.match(line) if regex is not None else None
-
-
-def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated) -> None:
+def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated, matches: dict, bylines: dict[int, int]) -> None:
     block = None
     for i, line in enumerate(lines):
-        m = _rule_match(line, r)
-        if m:
-            index = int(m.lastgroup[1:])
+        hit = matches.get(i)
+        if hit:
+            index, m = hit
             rule = r.line_rules[index]
-            if r.line_groups[index]:
+            if m is not None:
                 collect_groups(m, art.credits, art.tags)
             action[i] = rule.name
             block = rule.name if rule.block else None
@@ -136,7 +128,7 @@ def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_re
         else:
             block = None
             # a recurring byline is still the article's byline: moved later, not removed here
-            if is_repeated and is_repeated(line) and not any(b.match(line) for b in r.byline):
+            if is_repeated and is_repeated(line) and i not in bylines:
                 action[i] = "repeated_line"
 
 
@@ -145,7 +137,7 @@ def _prose_follows(lines: list[str], i: int, r: Compiled) -> bool:
     return len(nxt) >= r.density["short_chars"] and density.is_sentence(nxt)
 
 
-def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) -> str | None:
+def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None, bylines: dict[int, int]) -> str | None:
     if title_hint:
         art.title = strip_section_suffix(" ".join(normalize(title_hint).split()), r)[0]
         return title_key(art.title, r)
@@ -159,8 +151,8 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) 
     key = title_key(line, r)
     lo, hi = _repeat_lengths(key)
     following = next(
-        (ln for ln in (numbered[i][1] for i in candidates[1:])
-         if not (lo <= len(ln) <= hi and title_key(ln, r) == key) and not any(b.match(ln) for b in r.byline)),
+        (ln for i, ln in ((i, numbered[i][1]) for i in candidates[1:])
+         if not (lo <= len(ln) <= hi and title_key(ln, r) == key) and i not in bylines),
         None,
     )
     if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following)):
@@ -178,7 +170,7 @@ def _repeat_lengths(key: str) -> tuple[int, int]:
     return int(len(key) * 0.8), len(key) + 60
 
 
-def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> tuple[list, list[int]]:
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None, bylines: dict[int, int]) -> tuple[list, list[int]]:
     """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and
     the density class of every line (removed lines count as boilerplate context)."""
     texts: list[str | None] = [ln for _, ln in numbered]
@@ -205,8 +197,8 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                 action[i] = "caption"
                 classes[i] = density.NEUTRAL
                 continue
-        if size <= 140 and r.byline:
-            m = next((m for b in r.byline if (m := b.match(line))), None)
+        if i in bylines:
+            m = r.byline[bylines[i]].match(line)
             if m:
                 author = m.group("author").strip()
                 if art.byline is None:
@@ -230,10 +222,10 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
 
 
 def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
-    for name, regex, at_end, ends_with, starts_with, groups in r.inline:
+    for name, regex, ends_with, starts_with, groups in r.inline:
         if (ends_with and line[-1] not in ends_with) or (starts_with and line[0] not in starts_with):
             continue
-        m = regex.search(line, max(0, len(line) - INLINE_TAIL) if at_end else 0)
+        m = regex.search(line)
         if m:
             if groups:
                 collect_groups(m, art.credits, art.tags)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import _sre
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from re._casefix import _EXTRA_CASES
+
+from . import patterns
 
 RULES_DIR = Path(__file__).parent / "rules"
-_GROUP = re.compile(r"\(\?P([<=])(\w+)")
 
 DEFAULT_DENSITY = {
     "short_chars": 60,  # shorter lines are "short" (context decides), as jusText's length_low
@@ -24,7 +23,7 @@ DEFAULT_DENSITY = {
     "removed_hop": 1,  # rule-removed lines a neighbour search steps over (an ad inside the text)
 }
 SHORT_LINE = 200  # line rules apply to lines up to this long unless a rule sets max_chars
-INLINE_TAIL = 120  # inline rules anchored at the end ($) are tried on this many last characters
+BYLINE_CHARS = 140  # longer lines are never bylines
 DEFAULT_REPEATED = {"min_chars": 2, "max_chars": 160, "max_words": 20}
 
 
@@ -56,135 +55,45 @@ class RuleFile:
 
 @dataclass(frozen=True)
 class Compiled:
-    """Everything clean() needs for one language, compiled once."""
+    """Everything clean() needs for one language, compiled once (RE2, see patterns.py)."""
 
     language: str | None
-    # line rules by length band: (upper bound, alternation of the rules whose max_chars reach it);
-    # group "r<i>" names rule i. A line is tried only against the rules that allow its length.
-    line_bands: tuple[tuple[int, "LineBand"], ...]
-    band_uppers: tuple[int, ...]
-    line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
     line_rules: tuple[LineRule, ...]
-    inline: tuple[tuple[str, re.Pattern, bool, str, str, bool], ...]  # (name, regex, $-anchored, ends_with, starts_with, has groups)
+    line_regex: tuple  # rule i alone, to read its groups (credit/tags)
+    line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
+    matcher: patterns.FirstMatch  # the line rules, then the byline patterns
+    inline: tuple[tuple[str, object, str, str, bool], ...]  # (name, regex, ends_with, starts_with, has groups)
     inline_ends: frozenset[str]  # a line is tried against the inline rules if it ends with one of these,
     inline_starts: frozenset[str]  # or starts with one of these,
     inline_ungated: bool  # or if some inline rule has no gate
-    caption: tuple[tuple[re.Pattern, tuple[str, ...]], ...]  # tried if the line's last 90 characters contain one of these
-    byline: tuple[re.Pattern, ...]
+    caption: tuple[tuple[object, tuple[str, ...]], ...]  # tried if the line's last 90 characters contain one of these
+    byline: tuple  # regexes with groups author (+ credit), tried on lines up to BYLINE_CHARS
     section_suffix: re.Pattern | None
     stopwords: frozenset[str]
     density: dict
     repeated: dict
 
+    def match_lines(self, lines: list[str]) -> tuple[dict[int, tuple[int, object]], dict[int, int]]:
+        """The line rule that removes each line, {line index: (rule index, match with its groups
+        or None)}, and the byline pattern that matches each other line, {line index: pattern
+        index}: the first in file order that matches the line and allows its length."""
+        removed, bylines = {}, {}
+        n = len(self.line_rules)
+        first = self.matcher.first
+        for i, line in enumerate(lines):
+            k = first(line)
+            if k is None:
+                continue
+            if k < n:
+                removed[i] = (k, self.line_regex[k].match(line) if self.line_groups[k] else None)
+            else:
+                bylines[i] = k - n
+        return removed, bylines
 
-ANY = "\x00"  # in a prefix: any character
-GATE_CHARS = 2  # a line is tried only against the rules whose matches can start with its first two characters
-_MAX_PREFIXES = 20_000
-
-
-class _Unsure(Exception):
-    pass
-
-
-def prefixes(pattern: str, k: int = GATE_CHARS) -> frozenset[tuple[str, bool]] | None:
-    """How a match of ``pattern`` can begin: (its first ``k`` characters in lower case, ANY standing
-    for any character; False) or (a whole match shorter than that; True). None if unsure (a
-    construct not analysed, or too many). A superset is always safe: it only tries more rules."""
-    from re import _constants as C
-    from re import _parser as P
-
-    def concat(heads: set, tails: set) -> set:
-        out = set()
-        for s, ends in heads:
-            if len(s) >= k:
-                out.add((s, False))
-            elif ends:
-                for t, t_ends in tails:
-                    u = s + t
-                    out.add((u[:k], False) if len(u) >= k else (u, t_ends))
-        if len(out) > _MAX_PREFIXES:
-            raise _Unsure
-        return out
-
-    def sequence(items) -> set:
-        out = {("", True)}
-        for item in items:
-            out = concat(out, element(*item))
-        return out
-
-    def element(op, av) -> set:
-        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):  # zero-width (lookarounds: a superset is safe)
-            return {("", True)}
-        if op is C.LITERAL:
-            return {(_lower(chr(av)), True)}
-        if op in (C.ANY, C.NOT_LITERAL):
-            return {(ANY, True)}
-        if op is C.IN:
-            chars: set[str] = set()
-            for o, a in av:
-                if o is C.LITERAL:
-                    chars.add(_lower(chr(a)))
-                elif o is C.RANGE and a[1] - a[0] < 64:
-                    chars.update(_lower(chr(c)) for c in range(a[0], a[1] + 1))
-                else:  # NEGATE, CATEGORY (\s, \d, \w), wide ranges
-                    return {(ANY, True)}
-            return {(c, True) for c in chars}
-        if op is C.BRANCH:
-            return set().union(*(sequence(alt) for alt in av[1]))
-        if op is C.SUBPATTERN:
-            return sequence(av[-1])
-        if op is C.ATOMIC_GROUP:
-            return sequence(av)
-        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            low, high, body = av
-            once = sequence(body)
-            if ("", True) in once:  # a body that can match nothing: not analysed
-                raise _Unsure
-            out, reps = set(), {("", True)}
-            for r in range(min(high, k) + 1):  # r ≥ k repetitions begin like k of them
-                if r >= min(low, k):
-                    out |= reps
-                reps = concat(reps, once)
-            return out
-        raise _Unsure  # GROUPREF, …
-
-    try:
-        found = sequence(P.parse(pattern))
-    except Exception:  # _Unsure, or an exotic construct
-        return None
-    return None if ("", True) in found else frozenset(found)
-
-
-def _lower(c: str) -> str:
-    """The lower case the regex engine compares under (?i) (one character: "İ" → "i")."""
-    return chr(_sre.unicode_tolower(ord(c)))
-
-
-def _case_variants(c: str) -> set[str]:
-    low = _sre.unicode_tolower(ord(c))
-    return {chr(low), *map(chr, _EXTRA_CASES.get(low, ()))}  # "s" ~ "ſ", "k" ~ "K" (Kelvin), …
-
-
-def admits(gate: frozenset[tuple[str, bool]] | None, head: str) -> bool:
-    """Whether a line beginning with ``head`` (its first GATE_CHARS characters, fewer if it is
-    shorter) can match a rule with this gate (``prefixes``); letter case as in (?i)."""
-    if gate is None:
-        return True
-    variants = [_case_variants(c) for c in head]
-    for prefix, ends in gate:
-        if len(prefix) > len(head) or (len(prefix) < len(head) and not ends):
-            continue
-        if all(p == ANY or p in v for p, v in zip(prefix, variants)):
-            return True
-    return False
-
-
-def _rename_groups(pattern: str, i: int) -> str:
-    return _GROUP.sub(lambda m: f"(?P{m[1]}{m[2]}_{i}", pattern)
-
-
-def _flagged(pattern: str, case: bool) -> str:
-    return f"(?:{pattern})" if case else f"(?i:{pattern})"
+    def removes(self, line: str) -> bool:
+        """Whether a line rule removes this line."""
+        k = self.matcher.first(line)
+        return k is not None and k < len(self.line_rules)
 
 
 def parse_rule_file(path: str | Path) -> RuleFile:
@@ -201,17 +110,17 @@ def parse_rule_file(path: str | Path) -> RuleFile:
                     rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")),
                     int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")), str(rule.get("starts_with", "")),
                 )
-                re.compile(_flagged(lr.pattern, lr.case))
-            except (KeyError, re.error) as exc:
-                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {rule!r}: {exc}") from exc
+                patterns.compile(lr.pattern, lr.case)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {rule.get('name', rule)!r}: {exc}") from None
             getattr(rf, kind).append(lr)
     for kind in ("caption", "byline"):
         entries = data.get(kind, [])
         for entry in [entries] if isinstance(entries, dict) else entries:
             try:
-                re.compile(entry["pattern"])
-            except (KeyError, re.error) as exc:
-                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {entry!r}: {exc}") from exc
+                patterns.compile(entry["pattern"], case=True)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {entry.get('pattern', entry)!r}: {exc}") from None
             if kind == "caption":
                 rf.caption.append((entry["pattern"], tuple(s.lower() for s in entry.get("tail_contains", [":", "©"]))))
             else:
@@ -244,16 +153,12 @@ class RuleSet:
     def _compile(self, language: str | None) -> Compiled:
         files = [f for f in self.files if f.language is None or f.language == language]
         line = [r for f in files for r in f.line]
-        gates = [prefixes(r.pattern) for r in line]
-        bands = []
-        for upper in sorted({r.max_chars for r in line}):
-            members = [(i, r, gates[i]) for i, r in enumerate(line) if r.max_chars >= upper]
-            bands.append((upper, LineBand(members)))
         inline = [
-            (r.name, re.compile(_flagged(r.pattern, r.case)), r.pattern.endswith("$"), r.ends_with, r.starts_with, "(?P<" in r.pattern)
+            (r.name, patterns.compile(r.pattern, r.case), r.ends_with, r.starts_with, "(?P<" in r.pattern)
             for f in files
             for r in f.inline
         ]
+        bylines = [p for f in files for p in f.byline]
         suffixes = [s for f in files for s in f.section_suffixes]
         density, repeated = dict(DEFAULT_DENSITY), dict(DEFAULT_REPEATED)
         for f in files:
@@ -265,48 +170,22 @@ class RuleSet:
             suffix_re = re.compile(rf"\s+[—–|·:-]\s+(?P<section>(?i:{names}))$")
         return Compiled(
             language=language,
-            line_bands=tuple(bands),
-            band_uppers=tuple(u for u, _ in bands),
-            line_groups=tuple("(?P<" in r.pattern for r in line),
             line_rules=tuple(line),
+            line_regex=tuple(patterns.compile(r.pattern, r.case) for r in line),
+            line_groups=tuple("(?P<" in r.pattern for r in line),
+            matcher=patterns.FirstMatch([(r.pattern, r.case, r.max_chars) for r in line] + [(p, True, BYLINE_CHARS) for p in bylines]),
             inline=tuple(inline),
-            inline_ends=frozenset("".join(rule[3] for rule in inline)),
-            inline_starts=frozenset("".join(rule[4] for rule in inline)),
-            inline_ungated=any(not rule[3] and not rule[4] for rule in inline),
-            caption=tuple((re.compile(p), needles) for f in files for p, needles in f.caption),
-
-            byline=tuple(re.compile(p) for f in files for p in f.byline),
+            inline_ends=frozenset("".join(rule[2] for rule in inline)),
+            inline_starts=frozenset("".join(rule[3] for rule in inline)),
+            inline_ungated=any(not rule[2] and not rule[3] for rule in inline),
+            caption=tuple((patterns.compile(p, case=True), needles) for f in files for p, needles in f.caption),
+            byline=tuple(patterns.compile(p, case=True) for p in bylines),
             section_suffix=suffix_re,
             # unknown language: every list, so density signals still work
             stopwords=frozenset().union(*(f.stopwords for f in (files if language else self.files))),
             density=density,
             repeated=repeated,
         )
-
-
-class LineBand:
-    """The line rules for one length band, as one alternation per beginning of a line (its first
-    GATE_CHARS characters) of the rules that can match there; built lazily, one compiled
-    alternation per set of rules."""
-
-    MAX_HEADS = 1 << 16  # beginnings remembered; scripts with many letters would grow it without end
-
-    def __init__(self, members: list[tuple[int, LineRule, frozenset[tuple[str, bool]] | None]]):
-        self.members = members
-        self._by_head: dict[str, re.Pattern | None] = {}
-        self._by_rules: dict[tuple[int, ...], re.Pattern | None] = {}
-
-    def regex(self, head: str) -> re.Pattern | None:
-        rx = self._by_head.get(head, False)
-        if rx is False:
-            rules = tuple(i for i, _, gate in self.members if admits(gate, head))
-            if rules not in self._by_rules:
-                alt = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r, _ in self.members if i in rules)
-                self._by_rules[rules] = re.compile(alt) if alt else None
-            if len(self._by_head) >= self.MAX_HEADS:
-                self._by_head.clear()
-            rx = self._by_head[head] = self._by_rules[rules]
-        return rx
 
 
 def _shipped() -> list[Path]:
