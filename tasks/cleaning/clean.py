@@ -68,6 +68,7 @@ def clean(
     language: str | None = None,
     repeated: Repeated = None,
     favor: str = "balanced",
+    extracted: bool = False,
     trace: bool = False,
     normalized: bool = False,
 ) -> Article:
@@ -77,6 +78,10 @@ def clean(
     predicate on the normalized line or a collection of ``line_stats.line_key`` values.
     ``favor``: "recall" applies the rule files only (no density decisions), "precision" lets no
     removed line bridge article context and raises the stop-word thresholds.
+    ``extracted``: ``text`` is an extractor's output (HTML through trafilatura), whose DOM analysis
+    has removed the page chrome: only the explicit rules apply (line and inline patterns but those
+    marked dumps_only, title, captions, bylines, credits), not the density signals meant for
+    whole-page text, and no subtitle is guessed (the line after the title is the article's first).
     ``normalized``: the caller already passed ``text`` through ``normalize``.
     """
     numbered = [(no, ln) for no, ln in enumerate((text if normalized else normalize(text)).split("\n"), 1) if ln]
@@ -88,15 +93,16 @@ def clean(
     n = len(lines)
     action: list[str | None] = [None] * n
 
-    matches, bylines = r.match_lines(lines)
+    matches, bylines = r.match_lines(lines, extracted)
     _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated), matches, bylines)
     key = _title(numbered, action, r, art, title_hint, bylines)
     texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines)
-    if favor != "recall":
+    if not extracted and favor != "recall":
         _density(texts, action, classes, r, PRECISION if favor == "precision" else None)
     if art.title is None and title_hint is None:
         _late_title(numbered, texts, action, r, art)
-    _subtitle(texts, action, art)
+    if not extracted:
+        _subtitle(texts, action, art)
 
     for i, (no, _) in enumerate(numbered):
         a = action[i]
@@ -138,15 +144,18 @@ def _prose_follows(lines: list[str], i: int, r: Compiled) -> bool:
 
 
 def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None, bylines: dict[int, int]) -> str | None:
-    if title_hint:
-        art.title = strip_section_suffix(" ".join(normalize(title_hint).split()), r)[0]
-        return title_key(art.title, r)
+    if title_hint:  # from the page's metadata: inline cuts logged as line 0
+        hint, cuts = _inline_cuts(" ".join(normalize(title_hint).split()), r)
+        _log_cuts(0, cuts, art)
+        art.title = strip_section_suffix(hint, r)[0] or None
+        return title_key(art.title, r) if art.title else None
     candidates = [i for i, a in enumerate(action) if a is None]
     if len(candidates) < 2:
         return None
     first = candidates[0]
     no, line = numbered[first]
-    if not density.is_headline(line, 25, r.stopwords):
+    line, cuts = _inline_cuts(line, r)  # judged without what the inline rules cut ("… Woche. (Quelle: n-tv) |")
+    if not line or not density.is_headline(line, 25, r.stopwords):
         return None
     key = title_key(line, r)
     lo, hi = _repeat_lengths(key)
@@ -159,6 +168,7 @@ def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None, 
         return None  # a menu item or site name; a headline over a short dek is found after density
     art.title, suffix = strip_section_suffix(line, r)
     action[first] = "title"
+    _log_cuts(no, cuts, art)
     if suffix:
         art.removed.append((no, suffix, "title_suffix"))
     return key
@@ -210,30 +220,45 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                 action[i] = "byline"
                 classes[i] = density.NEUTRAL
                 continue
-        if r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts:
-            line = _cut_inline(no, line, r, art)
-            if not line:
-                action[i] = art.removed[-1][2]
-                texts[i] = None
-                continue
-            texts[i] = line
+        line = _cut_inline(no, line, r, art)
+        if not line:
+            action[i] = art.removed[-1][2]
+            texts[i] = None
+            continue
+        texts[i] = line
         classes[i] = density.classify(line, stopwords, params)
     return texts, classes
 
 
 def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
+    """The line without what the inline rules cut out of it; the cuts are logged."""
+    if not (r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts):
+        return line
+    line, cuts = _inline_cuts(line, r)
+    _log_cuts(no, cuts, art)
+    return line
+
+
+def _inline_cuts(line: str, r: Compiled) -> tuple[str, list]:
+    """The line without what the inline rules cut, and the cuts: (fragment, rule, match)."""
+    cuts = []
     for name, regex, ends_with, starts_with, groups in r.inline:
+        if not line:
+            break
         if (ends_with and line[-1] not in ends_with) or (starts_with and line[0] not in starts_with):
             continue
         m = regex.search(line)
         if m:
-            if groups:
-                collect_groups(m, art.credits, art.tags)
-            art.removed.append((no, m.group(0).strip(), name))
+            cuts.append((m.group(0).strip(), name, m if groups else None))
             line = (line[: m.start()] + " " + line[m.end():]).strip()
-            if not line:
-                break
-    return line
+    return line, cuts
+
+
+def _log_cuts(no: int, cuts: list, art: Article) -> None:
+    for fragment, name, m in cuts:
+        if m is not None:
+            collect_groups(m, art.credits, art.tags)
+        art.removed.append((no, fragment, name))
 
 
 def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None) -> None:

@@ -36,6 +36,7 @@ class LineRule:
     max_chars: int = SHORT_LINE  # longer lines are not tried (keeps prose lines cheap)
     ends_with: str = ""  # inline rules: tried only on lines ending in one of these characters
     starts_with: str = ""  # inline rules: tried only on lines starting with one of these characters
+    dumps_only: bool = False  # page chrome an extractor removes from HTML: not tried on its output
 
 
 @dataclass
@@ -61,7 +62,8 @@ class Compiled:
     line_rules: tuple[LineRule, ...]
     line_regex: tuple  # rule i alone, to read its groups (credit/tags)
     line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
-    matcher: patterns.FirstMatch  # the line rules, then the byline patterns
+    matchers: tuple[tuple[patterns.FirstMatch, tuple[int, ...]], ...]  # for page text, for an extractor's
+    # output: the line rules that apply (their indices), then the byline patterns
     inline: tuple[tuple[str, object, str, str, bool], ...]  # (name, regex, ends_with, starts_with, has groups)
     inline_ends: frozenset[str]  # a line is tried against the inline rules if it ends with one of these,
     inline_starts: frozenset[str]  # or starts with one of these,
@@ -73,27 +75,36 @@ class Compiled:
     density: dict
     repeated: dict
 
-    def match_lines(self, lines: list[str]) -> tuple[dict[int, tuple[int, object]], dict[int, int]]:
+    def match_lines(self, lines: list[str], extracted: bool = False) -> tuple[dict[int, tuple[int, object]], dict[int, int]]:
         """The line rule that removes each line, {line index: (rule index, match with its groups
         or None)}, and the byline pattern that matches each other line, {line index: pattern
-        index}: the first in file order that matches the line and allows its length."""
+        index}: the first in file order that matches the line and allows its length.
+        ``extracted``: the lines are an extractor's output (rules marked dumps_only do not apply)."""
+        matcher, applying = self.matchers[extracted]
         removed, bylines = {}, {}
-        n = len(self.line_rules)
-        first = self.matcher.first
+        n = len(applying)
+        first = matcher.first
         for i, line in enumerate(lines):
             k = first(line)
             if k is None:
                 continue
             if k < n:
-                removed[i] = (k, self.line_regex[k].match(line) if self.line_groups[k] else None)
+                rule = applying[k]
+                removed[i] = (rule, self.line_regex[rule].match(line) if self.line_groups[rule] else None)
             else:
                 bylines[i] = k - n
         return removed, bylines
 
     def removes(self, line: str) -> bool:
-        """Whether a line rule removes this line."""
-        k = self.matcher.first(line)
+        """Whether a line rule removes this line (of page text)."""
+        k = self.matchers[False][0].first(line)
         return k is not None and k < len(self.line_rules)
+
+
+def _matcher(line: list[LineRule], bylines: list[str], extracted: bool) -> tuple[patterns.FirstMatch, tuple[int, ...]]:
+    applying = tuple(i for i, r in enumerate(line) if not (extracted and r.dumps_only))
+    entries = [(line[i].pattern, line[i].case, line[i].max_chars) for i in applying] + [(p, True, BYLINE_CHARS) for p in bylines]
+    return patterns.FirstMatch(entries), applying
 
 
 def parse_rule_file(path: str | Path) -> RuleFile:
@@ -109,6 +120,7 @@ def parse_rule_file(path: str | Path) -> RuleFile:
                 lr = LineRule(
                     rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")),
                     int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")), str(rule.get("starts_with", "")),
+                    bool(rule.get("dumps_only")),
                 )
                 patterns.compile(lr.pattern, lr.case)
             except (KeyError, TypeError, ValueError) as exc:
@@ -173,7 +185,7 @@ class RuleSet:
             line_rules=tuple(line),
             line_regex=tuple(patterns.compile(r.pattern, r.case) for r in line),
             line_groups=tuple("(?P<" in r.pattern for r in line),
-            matcher=patterns.FirstMatch([(r.pattern, r.case, r.max_chars) for r in line] + [(p, True, BYLINE_CHARS) for p in bylines]),
+            matchers=tuple(_matcher(line, bylines, extracted) for extracted in (False, True)),
             inline=tuple(inline),
             inline_ends=frozenset("".join(rule[2] for rule in inline)),
             inline_starts=frozenset("".join(rule[3] for rule in inline)),

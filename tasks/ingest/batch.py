@@ -20,12 +20,13 @@ from .. import PIPELINE_VERSION
 from ..cleaning.clean import Article, clean
 from ..crashpoints import crash_point
 from .discover import InputFile, read_batch
-from .extract import BadInput, RawDocument, extract_html, read_file
+from .extract import EXTRACTOR, BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhashes
 from ..cleaning.line_stats import document_line_keys
 from ..cleaning.normalize import normalize
 from .quarantine import quarantine_row
 from ..cleaning.ruleset import RuleSet, cached_rules
+from ..cleaning.structure import strip_site_name
 from ..warehouse.search import many_word_counts
 from ..settings import Settings
 from .write import to_table, write_parquet_atomic
@@ -86,25 +87,38 @@ class Extracted:
     url: str | None = None
     published: str | None = None
     tags: list[str] = field(default_factory=list)
+    extracted: bool = False  # the text is an extractor's output (HTML), not the page's whole text
+    author: str | None = None
+    site_name: str | None = None
+    left_out: list[tuple[int, str]] = field(default_factory=list)  # page lines the extractor did not keep
 
 
 def extract_document(doc: RawDocument, settings: Settings, keep_document: bool = True) -> Extracted:
     if doc.content_type != "text/html":
         return Extracted(doc, normalize(doc.raw_text), keep_document)
     meta = extract_html(doc.raw_text, doc.url, settings.extra.get("favor", "balanced"))
-    return Extracted(doc, normalize(meta["text"]), keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
+    site = meta["sitename"]
+    title = strip_site_name(meta["title"], site) if meta["title"] else None
+    return Extracted(doc, normalize(meta["text"]), keep_document, title, meta["url"], meta["date"], meta["tags"],
+                     extracted=True, author=meta["author"], site_name=site, left_out=meta["left_out"])
 
 
 def clean_document(item: Extracted, rules: RuleSet, settings: Settings, run_id: str, ingested_at: datetime,
                    repeated=None) -> tuple[dict, list[dict]]:
     """Clean one document: its article row and boilerplate rows."""
     favor = settings.extra.get("favor", "balanced")
-    art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=favor, normalized=True)
+    art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=favor, normalized=True,
+                extracted=item.extracted)
     art.tags = list(dict.fromkeys(art.tags + item.tags))
+    if art.byline is None and item.author:
+        art.byline = " ".join(item.author.split())
     if not art.paragraphs:
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
+    # the page's lines the extractor left out, numbered as lines of the page's visible text
+    art.removed += [(no, text, f"extractor:{EXTRACTOR}") for no, text in item.left_out]
     doc = item.doc
     row = article_row(doc, art, run_id, ingested_at, item.url, item.published)
+    row["site_name"] = item.site_name
     removed = [{"doc_id": doc.doc_id, "line_no": no, "text": txt, "rule": rule, "run_id": run_id} for no, txt, rule in art.removed]
     return row, removed
 

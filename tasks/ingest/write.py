@@ -32,6 +32,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("source_uri", pa.string()),
         ("source_name", pa.string()),
         ("url", pa.string()),
+        ("site_name", pa.string()),
         ("title", pa.string()),
         ("subtitle", pa.string()),
         ("byline", pa.string()),
