@@ -10,9 +10,10 @@ lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from collections import Counter
 from dataclasses import dataclass, field
 
-from . import density
+from . import density, patterns
 from .language import guess_language
 from .line_stats import line_key
 from .normalize import normalize
@@ -98,7 +99,8 @@ def clean(
     key = _title(numbered, action, r, art, title_hint, bylines)
     texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines)
     if not extracted and favor != "recall":
-        _density(texts, action, classes, r, PRECISION if favor == "precision" else None)
+        ends = {i for i, (k, _) in matches.items() if r.line_rules[k].ends_article}
+        _density(texts, action, classes, r, PRECISION if favor == "precision" else None, ends)
     if art.title is None and title_hint is None:
         _late_title(numbered, texts, action, r, art)
     if not extracted:
@@ -198,9 +200,8 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
             action[i] = "duplicate_title"
             classes[i] = density.NEUTRAL
             continue
-        if size < 500 and r.caption and line[-1] not in _PROSE_END:  # captions end with their credit
-            tail = line[-90:].lower()
-            m = next((m for c, needles in r.caption if any(n in tail for n in needles) and (m := c.match(line))), None)
+        if size < 500 and r.caption_needles and line[-1] not in _PROSE_END:  # captions end with their credit
+            m = _caption(line, r)
             if m:
                 art.captions.append(m.group("caption").strip())
                 art.credits.extend(split_credits(m.group("credit")))
@@ -208,49 +209,63 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                 classes[i] = density.NEUTRAL
                 continue
         if i in bylines:
-            m = r.byline[bylines[i]].match(line)
+            m = patterns.groups(r.byline[bylines[i]].match, line.encode("utf-8"))
             if m:
                 author = m.group("author").strip()
                 if art.byline is None:
                     art.byline = author
                 else:
                     art.credits.append(author)
-                if m.groupdict().get("credit"):
-                    art.credits.extend(split_credits(m.group("credit")))
+                credit = m.groupdict().get("credit")
+                if credit:
+                    art.credits.extend(split_credits(credit))
                 action[i] = "byline"
                 classes[i] = density.NEUTRAL
                 continue
-        line = _cut_inline(no, line, r, art)
-        if not line:
-            action[i] = art.removed[-1][2]
-            texts[i] = None
-            continue
-        texts[i] = line
-        classes[i] = density.classify(line, stopwords, params)
+        if r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts:
+            line, cuts = _inline_cuts(line, r)
+            if cuts:
+                _log_cuts(no, cuts, art)
+                if not line:
+                    action[i] = cuts[-1][1]
+                    texts[i] = None
+                    continue
+                texts[i] = line
+        classes[i] = density.classify(line, stopwords, params, r.spaced)
     return texts, classes
 
 
-def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
-    """The line without what the inline rules cut out of it; the cuts are logged."""
-    if not (r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts):
-        return line
-    line, cuts = _inline_cuts(line, r)
-    _log_cuts(no, cuts, art)
-    return line
+def _caption(line: str, r: Compiled):
+    """The match of the first caption pattern whose needles the line's end holds, or None."""
+    tail = line[-90:].lower()
+    wanted = [k for k, needles in enumerate(r.caption_needles) if any(n in tail for n in needles)]
+    if not wanted:
+        return None
+    data = line.encode("utf-8")
+    k = next((k for k in r.caption.matching(data) if k in wanted), None)
+    return None if k is None else r.caption.find(k, data)
 
 
 def _inline_cuts(line: str, r: Compiled) -> tuple[str, list]:
-    """The line without what the inline rules cut, and the cuts: (fragment, rule, match)."""
-    cuts = []
-    for name, regex, ends_with, starts_with, groups in r.inline:
-        if not line:
-            break
-        if (ends_with and line[-1] not in ends_with) or (starts_with and line[0] not in starts_with):
-            continue
-        m = regex.search(line)
-        if m:
-            cuts.append((m.group(0).strip(), name, m if groups else None))
+    """The line without what the inline rules cut, and the cuts: (fragment, rule, match). Rules
+    apply in file order, each to what the ones before left of the line."""
+    if not (r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts):
+        return line, []
+    cuts, k = [], 0
+    rules, tested = r.inline, r.inline_patterns
+    while line and k < len(rules):
+        data = line.encode("utf-8")
+        for j in tested.matching(data):
+            rule = rules[j]
+            if j < k or (rule.ends_with and line[-1] not in rule.ends_with) or (rule.starts_with and line[0] not in rule.starts_with):
+                continue
+            m = tested.find(j, data)
+            cuts.append((m.group(0).strip(), rule.name, m if "(?P<" in rule.pattern else None))
             line = (line[: m.start()] + " " + line[m.end():]).strip()
+            k = j + 1
+            break
+        else:
+            break
     return line, cuts
 
 
@@ -261,14 +276,43 @@ def _log_cuts(no: int, cuts: list, art: Article) -> None:
         art.removed.append((no, fragment, name))
 
 
-def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None) -> None:
+def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None,
+             ends: set[int]) -> None:
+    """Page text: lines repeated within the page, jusText's context decisions, then everything
+    outside the article's stretch of the page. Density alone never empties a page: if nothing
+    would be left, it decides nothing."""
     candidates = [t if a is None else None for t, a in zip(texts, action)]
     params = {**r.density, **override} if override else r.density
     if override:  # reclassify with the stricter thresholds
-        classes = [density.classify(t, r.stopwords, params) if t is not None else c for t, c in zip(candidates, classes)]
-    for i, rule in enumerate(density.decide(candidates, classes, params)):
+        classes = [density.classify(t, r.stopwords, params, r.spaced) if t is not None else c for t, c in zip(candidates, classes)]
+    repeats = _repeated_in_page(candidates, params["page_repeats"])
+    if repeats:
+        classes = [density.BAD if i in repeats else c for i, c in enumerate(classes)]
+    decided = density.decide(candidates, list(classes), params)
+    for i in repeats:
+        decided[i] = "repeated_in_page"
+    region = density.main_text(candidates, classes, params, r.spaced)
+    if region is not None:
+        first, last = density.cut_at_end(region, candidates, classes, ends, params, r.spaced)
+        for i in (*range(first), *range(last + 1, len(candidates))):
+            if candidates[i] is not None and not decided[i]:
+                decided[i] = "outside_main_text"
+    kept = [i for i, rule in enumerate(decided) if not rule and candidates[i] is not None]
+    if not kept:
+        return
+    for i, rule in enumerate(decided):
         if rule:
             action[i] = rule
+
+
+def _repeated_in_page(lines: list[str | None], min_chars: int) -> set[int]:
+    """Lines of at least ``min_chars`` found twice or more in the page: teaser lists and menus
+    shown twice (at the top and the bottom, in a sidebar), never an article's own paragraphs."""
+    present = [t for t in lines if t is not None]
+    if len(set(present)) == len(present):
+        return set()
+    counts = Counter(t for t in present if len(t) >= min_chars)
+    return {i for i, t in enumerate(lines) if t is not None and counts.get(t, 0) > 1}
 
 
 def _late_title(numbered, texts, action, r: Compiled, art: Article) -> None:

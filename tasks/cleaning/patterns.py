@@ -145,6 +145,61 @@ def compile(pattern: str, case: bool = False, multiline: bool = False):  # noqa:
         raise PatternError(message) from None
 
 
+class Found:
+    """A match of an RE2 pattern on a line's UTF-8 bytes (RE2's own form: no offset conversion on
+    every match), read as ``re.Match`` would be on the line: groups, start and end as text."""
+
+    __slots__ = ("_m", "_data")
+
+    def __init__(self, m, data: bytes):
+        self._m, self._data = m, data
+
+    def group(self, name: int | str = 0) -> str | None:
+        value = self._m.group(name)
+        return None if value is None else value.decode("utf-8")
+
+    def groupdict(self) -> dict[str, str | None]:
+        return {k: None if v is None else v.decode("utf-8") for k, v in self._m.groupdict().items()}
+
+    def start(self) -> int:
+        return len(self._data[: self._m.start()].decode("utf-8"))
+
+    def end(self) -> int:
+        return len(self._data[: self._m.end()].decode("utf-8"))
+
+
+class Tested:
+    """Patterns whose groups are read only where one RE2 set (a DFA, which keeps no groups) says
+    they match: a match with groups costs several times that test, and most lines match none."""
+
+    def __init__(self, patterns: list[tuple[str, bool]], search: bool = False):
+        """``patterns``: (Python-syntax pattern, case-sensitive); ``search``: anywhere in the line,
+        else at its start."""
+        self.regexes = [compile(p, case) for p, case in patterns]
+        self._finds = [rx.search if search else rx.match for rx in self.regexes]
+        test = re2.Set.SearchSet(_SET_OPTIONS) if search else re2.Set.MatchSet(_SET_OPTIONS)
+        for pattern, case in patterns:
+            source = translate(pattern, capture=False)
+            test.Add(source if case else f"(?i:{source})")
+        if patterns:
+            test.Compile()
+        self._test = test.Match if patterns else (lambda data: None)
+
+    def matching(self, data: bytes) -> list[int]:
+        """The indices of the patterns that match the line (its UTF-8 bytes), in order."""
+        return sorted(self._test(data) or ())
+
+    def find(self, k: int, data: bytes) -> Found | None:
+        """Pattern ``k`` on the line's bytes: ``re.match`` (``re.search``) with its groups."""
+        return groups(self._finds[k], data)
+
+
+def groups(find, data: bytes) -> Found | None:
+    """``find`` (a compiled pattern's match or search) on a line's bytes, as a ``Found``."""
+    m = find(data)
+    return None if m is None else Found(m, data)
+
+
 class FirstMatch:
     """Which pattern of an ordered list matches a line first (as ``re.match`` tried pattern after
     pattern would say), each pattern applying to lines up to its own length: one RE2 set per
@@ -160,8 +215,8 @@ class FirstMatch:
         band = bisect_left(self.uppers, len(line))
         if band == len(self.uppers):
             return None
-        matcher, members = self._bands[band] or self._band(band)
-        hits = matcher.Match(line)
+        match, members = self._bands[band] or self._band(band)
+        hits = match(line)
         return members[min(hits)] if hits else None
 
     def _band(self, band: int) -> tuple[object, list[int]]:
@@ -172,5 +227,5 @@ class FirstMatch:
             source = translate(pattern, capture=False)
             matcher.Add(source if case else f"(?i:{source})")
         matcher.Compile()
-        self._bands[band] = matcher, members
-        return matcher, members
+        self._bands[band] = matcher.Match, members
+        return self._bands[band]

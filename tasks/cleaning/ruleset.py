@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import patterns
+from . import patterns, stopwords
 
 RULES_DIR = Path(__file__).parent / "rules"
 
@@ -21,7 +21,16 @@ DEFAULT_DENSITY = {
     "nav_run_max_words": 5,
     "heading_max_words": 16,
     "removed_hop": 1,  # rule-removed lines a neighbour search steps over (an ad inside the text)
+    # the article's stretch of the page (density.main_text): what a line weighs, in letters of prose
+    "main_neargood": 0.5,  # a near-good line: this part of its length
+    "main_short": 20,  # a short line: minus this
+    "main_bad": 1.0,  # a boilerplate line: minus this times its length (at least main_short)
+    "main_removed": 80,  # a line a rule removed next to another one: minus this
+    "main_removed_alone": 10,  # the first of them (an ad inside the text): minus this
+    "main_ends_after": 200,  # letters of prose after which a line of an ends_article rule ends the article
+    "page_repeats": 20,  # a line this long or longer found twice in the page is boilerplate (teasers, menus)
 }
+JUSTEXT_DENSITY = {"stopwords_low": 0.22, "stopwords_high": 0.30}
 SHORT_LINE = 200  # line rules apply to lines up to this long unless a rule sets max_chars
 BYLINE_CHARS = 140  # longer lines are never bylines
 DEFAULT_REPEATED = {"min_chars": 2, "max_chars": 160, "max_words": 20}
@@ -37,6 +46,7 @@ class LineRule:
     ends_with: str = ""  # inline rules: tried only on lines ending in one of these characters
     starts_with: str = ""  # inline rules: tried only on lines starting with one of these characters
     dumps_only: bool = False  # page chrome an extractor removes from HTML: not tried on its output
+    ends_article: bool = False  # in page text, the article does not go on past such a line (comments)
 
 
 @dataclass
@@ -64,14 +74,17 @@ class Compiled:
     line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
     matchers: tuple[tuple[patterns.FirstMatch, tuple[int, ...]], ...]  # for page text, for an extractor's
     # output: the line rules that apply (their indices), then the byline patterns
-    inline: tuple[tuple[str, object, str, str, bool], ...]  # (name, regex, ends_with, starts_with, has groups)
+    inline: tuple[LineRule, ...]
+    inline_patterns: patterns.Tested
     inline_ends: frozenset[str]  # a line is tried against the inline rules if it ends with one of these,
     inline_starts: frozenset[str]  # or starts with one of these,
     inline_ungated: bool  # or if some inline rule has no gate
-    caption: tuple[tuple[object, tuple[str, ...]], ...]  # tried if the line's last 90 characters contain one of these
+    caption: patterns.Tested  # with groups caption and credit
+    caption_needles: tuple[tuple[str, ...], ...]  # caption i is tried if the line's last 90 characters contain one of these
     byline: tuple  # regexes with groups author (+ credit), tried on lines up to BYLINE_CHARS
     section_suffix: re.Pattern | None
     stopwords: frozenset[str]
+    spaced: bool  # the language separates words by spaces
     density: dict
     repeated: dict
 
@@ -90,7 +103,7 @@ class Compiled:
                 continue
             if k < n:
                 rule = applying[k]
-                removed[i] = (rule, self.line_regex[rule].match(line) if self.line_groups[rule] else None)
+                removed[i] = (rule, patterns.groups(self.line_regex[rule].match, line.encode("utf-8")) if self.line_groups[rule] else None)
             else:
                 bylines[i] = k - n
         return removed, bylines
@@ -120,7 +133,7 @@ def parse_rule_file(path: str | Path) -> RuleFile:
                 lr = LineRule(
                     rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")),
                     int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")), str(rule.get("starts_with", "")),
-                    bool(rule.get("dumps_only")),
+                    bool(rule.get("dumps_only")), bool(rule.get("ends_article")),
                 )
                 patterns.compile(lr.pattern, lr.case)
             except (KeyError, TypeError, ValueError) as exc:
@@ -142,7 +155,7 @@ def parse_rule_file(path: str | Path) -> RuleFile:
         sw_path = (path.parent / data["stopwords"]["file"]).resolve()
         rf.stopwords_path = str(sw_path)
         words = {w.strip().lower() for w in sw_path.read_text(encoding="utf-8").split() if w.strip() and not w.startswith("#")}
-        rf.stopwords = words | {w.capitalize() for w in words} | {w.upper() for w in words}  # as written: no lower() per line
+        rf.stopwords = set(stopwords.with_cases(words))
     rf.density = dict(data.get("density", {}))
     rf.repeated = dict(data.get("repeated", {}))
     return rf
@@ -165,14 +178,13 @@ class RuleSet:
     def _compile(self, language: str | None) -> Compiled:
         files = [f for f in self.files if f.language is None or f.language == language]
         line = [r for f in files for r in f.line]
-        inline = [
-            (r.name, patterns.compile(r.pattern, r.case), r.ends_with, r.starts_with, "(?P<" in r.pattern)
-            for f in files
-            for r in f.inline
-        ]
+        inline = [r for f in files for r in f.inline]
+        captions = [c for f in files for c in f.caption]
         bylines = [p for f in files for p in f.byline]
         suffixes = [s for f in files for s in f.section_suffixes]
         density, repeated = dict(DEFAULT_DENSITY), dict(DEFAULT_REPEATED)
+        if not any(f.stopwords for f in files):  # jusText's lists are longer than ours: its thresholds
+            density.update(JUSTEXT_DENSITY)
         for f in files:
             density.update(f.density)
             repeated.update(f.repeated)
@@ -187,14 +199,17 @@ class RuleSet:
             line_groups=tuple("(?P<" in r.pattern for r in line),
             matchers=tuple(_matcher(line, bylines, extracted) for extracted in (False, True)),
             inline=tuple(inline),
-            inline_ends=frozenset("".join(rule[2] for rule in inline)),
-            inline_starts=frozenset("".join(rule[3] for rule in inline)),
-            inline_ungated=any(not rule[2] and not rule[3] for rule in inline),
-            caption=tuple((patterns.compile(p, case=True), needles) for f in files for p, needles in f.caption),
+            inline_patterns=patterns.Tested([(r.pattern, r.case) for r in inline], search=True),
+            inline_ends=frozenset("".join(r.ends_with for r in inline)),
+            inline_starts=frozenset("".join(r.starts_with for r in inline)),
+            inline_ungated=any(not r.ends_with and not r.starts_with for r in inline),
+            caption_needles=tuple(needles for _, needles in captions),
+            caption=patterns.Tested([(p, True) for p, _ in captions]),
             byline=tuple(patterns.compile(p, case=True) for p in bylines),
             section_suffix=suffix_re,
-            # unknown language: every list, so density signals still work
-            stopwords=frozenset().union(*(f.stopwords for f in (files if language else self.files))),
+            # the rule files' own list for the language, else jusText's (none: signals without words)
+            stopwords=frozenset().union(*(f.stopwords for f in files)) or stopwords.stoplist(language),
+            spaced=stopwords.spaced(language),
             density=density,
             repeated=repeated,
         )
