@@ -103,15 +103,20 @@ def extract_document(doc: RawDocument, settings: Settings, keep_document: bool =
                      extracted=True, author=meta["author"], site_name=site, left_out=meta["left_out"])
 
 
-def clean_document(item: Extracted, rules: RuleSet, settings: Settings, run_id: str, ingested_at: datetime,
-                   repeated=None) -> tuple[dict, list[dict]]:
-    """Clean one document: its article row and boilerplate rows."""
-    favor = settings.extra.get("favor", "balanced")
+def clean_article(item: Extracted, rules: RuleSet, favor: str = "balanced", repeated=None, trace: bool = False) -> Article:
+    """The article of one extracted document, with what its page's metadata adds (tags, author)."""
     art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=favor, normalized=True,
-                extracted=item.extracted)
+                extracted=item.extracted, trace=trace)
     art.tags = list(dict.fromkeys(art.tags + item.tags))
     if art.byline is None and item.author:
         art.byline = " ".join(item.author.split())
+    return art
+
+
+def clean_document(item: Extracted, rules: RuleSet, settings: Settings, run_id: str, ingested_at: datetime,
+                   repeated=None) -> tuple[dict, list[dict]]:
+    """Clean one document: its article row and boilerplate rows."""
+    art = clean_article(item, rules, settings.extra.get("favor", "balanced"), repeated)
     if not art.paragraphs:
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
     # the page's lines the extractor left out, numbered as lines of the page's visible text
