@@ -59,7 +59,7 @@ def trafilatura_then_ours(doc) -> str:
     res = trafilatura.bare_extraction(as_html(doc.text), with_metadata=True, include_comments=False)
     if res is None or not res.text:
         return ""
-    return main_text(clean(res.text, RULES, title_hint=res.title))
+    return main_text(clean(res.text, RULES, title_hint=res.title, extracted=True))
 
 
 def justext_text(doc) -> str:

@@ -23,7 +23,7 @@ from .structure import collect_groups, split_credits, strip_section_suffix, titl
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
 
 MOVED = ("title", "subtitle", "caption", "byline")
-PRECISION = {"removed_hop": 0, "stopwords_low": 0.16, "stopwords_high": 0.26}  # favor="precision"
+STRICTER = 0.04  # favor="precision": stop-word thresholds raised by this, no removed line bridges article context
 _PROSE_END = frozenset(".!?…\"“”»«'’")
 KEEP = "keep"
 
@@ -100,7 +100,7 @@ def clean(
     texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines)
     if not extracted and favor != "recall":
         ends = {i for i, (k, _) in matches.items() if r.line_rules[k].ends_article}
-        _density(texts, action, classes, r, PRECISION if favor == "precision" else None, ends)
+        _density(texts, action, classes, r, _stricter(r.density) if favor == "precision" else None, ends)
     if art.title is None and title_hint is None:
         _late_title(numbered, texts, action, r, art)
     if not extracted:
@@ -274,6 +274,10 @@ def _log_cuts(no: int, cuts: list, art: Article) -> None:
         if m is not None:
             collect_groups(m, art.credits, art.tags)
         art.removed.append((no, fragment, name))
+
+
+def _stricter(params: dict) -> dict:
+    return {"removed_hop": 0, "stopwords_low": params["stopwords_low"] + STRICTER, "stopwords_high": params["stopwords_high"] + STRICTER}
 
 
 def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None,
