@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from news_etl.tasks.cleaning.ruleset import load_rules  # noqa: E402
 from news_etl.tasks.ingest.batch import clean_document, extract_document  # noqa: E402
 from news_etl.tasks.ingest.extract import BadInput, RawDocument  # noqa: E402
-from news_etl.tasks.settings import Settings  # noqa: E402
+from news_etl.tasks.options import RunContext, RunOptions  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "article-extraction-benchmark"
 _TOKEN = re.compile(r"\w+")
@@ -99,11 +99,11 @@ def page_input(page: Page, mode: str, data: Path = DATA) -> RawDocument:
     return RawDocument(doc_id_of(raw), f"{page.page_id}.{mode}", "benchmark", content_type, len(raw), encoding, text, url=page.url)
 
 
-def pipeline_body(doc: RawDocument, settings: Settings, rules) -> tuple[str, str | None]:
+def pipeline_body(doc: RawDocument, options: RunOptions, rules) -> tuple[str, str | None]:
     """The body ``news-etl run`` would store for this document, or ("", quarantine reason)."""
     try:
-        item = extract_document(doc, settings)
-        row, _removed = clean_document(item, rules, settings, "eval", datetime.now(timezone.utc))
+        item = extract_document(doc, options)
+        row, _removed = clean_document(item, rules, options, RunContext("eval", datetime.now(timezone.utc)))
     except BadInput as exc:
         return "", exc.reason
     return row["body"], None
@@ -120,12 +120,12 @@ def trafilatura_body(doc: RawDocument) -> tuple[str, str | None]:
 
 
 def score(pages: list[Page], mode: str, system: str = "pipeline", favor: str = "balanced") -> list[Result]:
-    settings = Settings(warehouse=Path("/nonexistent"), extra={"favor": favor})
+    options = RunOptions(favor=favor)
     rules = load_rules()
     results = []
     for page in pages:
         doc = page_input(page, mode)
-        body, reason = pipeline_body(doc, settings, rules) if system == "pipeline" else trafilatura_body(doc)
+        body, reason = pipeline_body(doc, options, rules) if system == "pipeline" else trafilatura_body(doc)
         results.append(Result(page, body, *page_score(page.truth, body), quarantined=reason))
     return results
 

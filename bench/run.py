@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.generate import generate
+from news_etl.tasks.layout import WarehouseLayout
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,7 +160,7 @@ def last_run(con) -> tuple[dict, int, int]:
 
 def run_facts(warehouse: Path, truth: Path) -> dict:
     """Seconds per step of the run, and the cleaner's scores against the ground truth."""
-    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    con = duckdb.connect(str(WarehouseLayout(warehouse).database), read_only=True)
     try:
         steps, docs_in, articles = last_run(con)
         con.execute(f"CREATE TEMP VIEW truth AS SELECT doc_id, trim(regexp_replace(text, '\\s+', ' ', 'g')) AS text, label FROM '{truth}'")
@@ -190,7 +191,7 @@ def scheduled_run(corpus: Path, extra: Path, fmt: str, warehouse: Path, workers:
     """A cron run after the first: the same input directory again (every file unchanged) and a
     directory of new documents, into the warehouse the first run built."""
     run = run_pipeline([input_dir(corpus, fmt), input_dir(extra, fmt)], warehouse, workers, env)
-    con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
+    con = duckdb.connect(str(WarehouseLayout(warehouse).database), read_only=True)
     try:
         steps, docs_in, _ = last_run(con)
     finally:
@@ -205,7 +206,7 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, 
     with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
         floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
         env = {**os.environ, "PREFECT_API_URL": server_url, "PREFECT_LOGGING_LEVEL": "WARNING",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(REPO)}
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         run = run_pipeline([input_dir(corpus, fmt)], Path(tmp) / "warehouse", workers, env)
         facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
         scheduled = None

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from datetime import datetime
 
 from prefect import flow, unmapped
 from prefect.futures import as_completed
 
-from news_etl.tasks.ingest.batch import process_batch, reclean_batch
-from news_etl.tasks.settings import Settings
+from news_etl.tasks.ingest.batch import BatchResult, process_batch, reclean_batch
+from news_etl.tasks.options import RunContext, RunOptions
 
 
 @contextmanager
@@ -31,14 +30,14 @@ def _progress(total: int, enabled: bool):
 
 
 @flow(name="process-batches", log_prints=False)
-def process_batches(batches: list[str], kept: list[str], settings: Settings, run_id: str, started_at: datetime,
-                    progress: bool = False) -> list[dict]:
-    """The batch tasks, on this flow's task runner (processes or a Dask cluster); the pool ends with
-    this flow, so its workers' memory is given back before the load and the models."""
-    futures = process_batch.map(batches, unmapped(settings), unmapped(run_id), range(len(batches)), unmapped(started_at))
+def process_batches(batches: list[str], kept: list[str], options: RunOptions, run: RunContext,
+                    progress: bool = False) -> list[BatchResult]:
+    """The batch tasks, on this flow's task runner (processes or a Dask cluster): one per batch
+    file of new inputs, then one per lake file of ``kept`` documents to clean again. The pool
+    ends with this flow, so its workers' memory is given back before the load and the models."""
+    futures = process_batch.map(batches, unmapped(options), unmapped(run), range(len(batches)))
     if kept:
-        batch_nos = range(len(batches), len(batches) + len(kept))
-        futures += reclean_batch.map(kept, unmapped(settings), unmapped(run_id), batch_nos, unmapped(started_at))
+        futures += reclean_batch.map(kept, unmapped(options), unmapped(run), range(len(batches), len(batches) + len(kept)))
     results = []
     with _progress(len(futures), progress and sys.stderr.isatty()) as advance:
         for fut in as_completed(futures):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from pathlib import Path
 
-DEFAULT_INPUT = "seeds"
-DEFAULT_WAREHOUSE = "warehouse"
+from news_etl.tasks.options import MiB, RunOptions
+
+READ_WAIT = 10.0  # commands that only read wait this long while a run holds the database
 
 
 def _quiet_prefect() -> None:
@@ -18,37 +20,32 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
+def options_from(args: argparse.Namespace) -> RunOptions:
+    """The run options the command line gave; the rest keep RunOptions' defaults."""
+    return RunOptions(**{k: v for k, v in vars(args).items() if k in RunOptions.model_fields and v is not None})
+
+
 def cmd_run(args) -> int:
     from news_etl.tasks.warehouse.lock import WarehouseLock
 
+    options = options_from(args)
     # Fail before Prefect starts when another run holds the warehouse (the flow locks it again).
-    WarehouseLock(args.warehouse, wait_seconds=args.wait).acquire().release()
+    WarehouseLock(options.layout, wait_seconds=options.wait).acquire().release()
     _quiet_prefect()
-    from news_etl.flows.etl import run_etl
+    from news_etl.flows.etl import etl
 
-    summary = run_etl(
-        inputs=[DEFAULT_INPUT] if args.input is None else args.input,
-        warehouse=args.warehouse,
-        workers=args.workers,
-        dask_address=args.dask_address,
-        batch_docs=args.batch_docs,
-        batch_bytes=args.batch_bytes,
-        max_doc_bytes=args.max_doc_bytes,
-        rules=args.rules or [],
-        favor=args.favor,
-        wait=args.wait,
-        full_refresh=args.full_refresh,
-        repeat_min_docs=args.repeat_min_docs,
-        progress=True,
-    )
-    print(
-        f"run {summary['run_id']}: {summary['inputs_found']} inputs found ({summary['inputs_unchanged']} unchanged, skipped), "
-        f"{summary['documents_in']} documents in, {summary['articles_out']} articles out, "
-        f"{summary['duplicates']} duplicates skipped, {summary['quarantined']} quarantined, "
-        f"{summary['boilerplate_lines']} boilerplate lines removed"
-        + (f", {summary['recleaned_documents']} kept documents cleaned again" if summary["recleaned_documents"] else "")
-        + f" -> {summary['warehouse']}"
-    )
+    print(etl(options, progress=True).line())
+    return 0
+
+
+def cmd_serve(args) -> int:
+    _quiet_prefect()
+    from news_etl.flows.deploy import build_deployment, check_server, serve
+
+    url = check_server()
+    deployment = build_deployment(options_from(args), cron=args.cron, name=args.name)
+    print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
+    serve(deployment)
     return 0
 
 
@@ -56,7 +53,7 @@ def cmd_sql(args) -> int:
     from news_etl.tasks.warehouse.database import connect
     from news_etl.tasks.warehouse.search import load_fts
 
-    con = connect(Path(args.warehouse) / "news.duckdb", read_only=True, wait_seconds=args.wait)
+    con = connect(options_from(args).layout, read_only=True, wait_seconds=args.wait)
     try:
         load_fts(con)  # stem(), for search.match
         rel = con.sql(args.query)
@@ -78,10 +75,9 @@ def cmd_status(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from news_etl.tasks.warehouse.model import describe_models, render_docs
-    from news_etl.tasks.settings import DEFAULT_SQL_DIR
+    from news_etl.tasks.warehouse.model import SQL_DIR, describe_models, render_docs
 
-    sql_dir = Path(args.sql_dir or DEFAULT_SQL_DIR)
+    sql_dir = Path(args.sql_dir or SQL_DIR)
     if args.docs:
         text = render_docs(sql_dir)
         if args.docs == "-":
@@ -92,7 +88,7 @@ def cmd_models(args) -> int:
         return 0
     from news_etl.tasks.warehouse.database import connect
 
-    con = connect(Path(args.warehouse) / "news.duckdb", read_only=True, wait_seconds=args.wait)
+    con = connect(options_from(args).layout, read_only=True, wait_seconds=args.wait)
     try:
         rows = describe_models(con, sql_dir)
     finally:
@@ -108,7 +104,7 @@ def cmd_models(args) -> int:
 def cmd_search(args) -> int:
     from news_etl.tasks.warehouse.search import search_warehouse
 
-    hits = search_warehouse(args.warehouse, args.query, limit=args.limit, wait_seconds=args.wait)
+    hits = search_warehouse(options_from(args).layout, args.query, limit=args.limit, wait_seconds=args.wait)
     if not hits:
         print(f"no match for {args.query!r}")
         return 0
@@ -124,8 +120,8 @@ def cmd_explain(args) -> int:
     from news_etl.tasks.cleaning.ruleset import load_rules
     from news_etl.tasks.ingest.batch import clean_article, extract_document
     from news_etl.tasks.ingest.extract import EXTRACTOR, RawDocument, decode, doc_id_of
-    from news_etl.tasks.settings import Settings
 
+    options = options_from(args)
     path = Path(args.file)
     if not path.is_file():
         raise FileNotFoundError(f"input not found: {path}")
@@ -134,139 +130,145 @@ def cmd_explain(args) -> int:
     html = path.suffix.lower() in {".html", ".htm"} or text.lstrip()[:1] == "<"
     doc = RawDocument(doc_id_of(data), str(path), path.resolve().parent.name, "text/html" if html else "text/plain",
                       len(data), encoding, text)
-    item = extract_document(doc, Settings(warehouse=Path("."), extra={"favor": args.favor}))
-    notes = []
-    repeated = None
+    item = extract_document(doc, options)
+    notes, repeated = [], None
     if args.warehouse:
-        source, repeated = _frequent_lines(Path(args.warehouse), doc, args.repeat_min_docs, args.wait)
-        notes.append(f"{len(repeated)} lines found in {args.repeat_min_docs}+ documents of source {source!r} in {args.warehouse}")
+        source, repeated = _frequent_lines(options, doc, args.wait)
+        notes.append(f"{len(repeated)} lines found in {options.repeat_min_docs}+ documents of source {source!r} in {args.warehouse}")
     if item.extracted:
         notes.append(f"{EXTRACTOR} left out {len(item.left_out)} lines of the page's visible text")
-    art = clean_article(item, load_rules(args.rules or []), args.favor, repeated, trace=True)
+    art = clean_article(item, load_rules(options.rules), options.favor, repeated, trace=True)
     print(f"{path}: " + "".join(f"[{n}] " for n in notes) + render(art, args.width))
     return 0
 
 
-def _frequent_lines(warehouse: Path, doc, min_docs: int, wait: float) -> tuple[str, frozenset[int]]:
+def _frequent_lines(options: RunOptions, doc, wait: float) -> tuple[str, frozenset[int]]:
     """The source a run gave this document (the file's folder if the warehouse does not hold it) and
     the keys of the lines its counts make boilerplate there, as the run saw them."""
     from news_etl.tasks.warehouse.database import connect
 
-    con = connect(warehouse / "news.duckdb", read_only=True, wait_seconds=wait)
+    con = connect(options.layout, read_only=True, wait_seconds=wait)
     try:
         row = con.execute("SELECT source_name FROM lake.documents WHERE doc_id = ? LIMIT 1", [doc.doc_id]).fetchone()
         source = row[0] if row else doc.source_name
         keys = con.execute("SELECT line_key FROM meta.line_counts WHERE source_name = ? AND n_docs >= ?",
-                           [source, min_docs]).fetchall()
+                           [source, options.repeat_min_docs]).fetchall()
     finally:
         con.close()
     return source, frozenset(k for (k,) in keys)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_serve_parser(sub)
+# -- the parser: options shared by several commands come from parent parsers, their help and
+# defaults from RunOptions
 
-    run = sub.add_parser("run", help="run the etl flow on input files and directories")
-    run.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
-    run.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR", help="warehouse directory (default warehouse/)")
-    run.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: CPU count)")
-    run.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT", help="run batch tasks on this Dask cluster")
-    run.add_argument("--batch-docs", type=int, default=2000, help="documents per batch task (default 2000)")
-    run.add_argument("--batch-bytes", type=int, default=32 * 1024 * 1024, help="bytes per batch task (default 32 MiB)")
-    run.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
-    run.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
-    run.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="HTML extraction preference")
-    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                     help="wait this long for another run on the same warehouse to finish (default: fail at once)")
-    run.add_argument("--repeat-min-docs", type=int, default=5, metavar="N",
-                     help="a short line found in N documents of one source is boilerplate (default 5)")
-    run.add_argument("--full-refresh", action="store_true",
-                     help="also clean every raw document the lake keeps again and rebuild all models")
-    run.set_defaults(func=cmd_run)
 
-    rebuild = sub.add_parser("rebuild", help="clean the raw documents the lake keeps again (after the rules changed)")
-    rebuild.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
-    rebuild.add_argument("--workers", type=int, default=None)
-    rebuild.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT")
-    rebuild.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
-    rebuild.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
-    rebuild.set_defaults(func=cmd_run, input=[], full_refresh=True, batch_docs=2000, batch_bytes=32 * 1024 * 1024,
-                         max_doc_bytes=20 * 1024 * 1024, favor="balanced", repeat_min_docs=5)
-    explain = sub.add_parser("explain", help="show how one document is cleaned: each line kept, moved or removed, and by which rule")
-    explain.add_argument("file", metavar="FILE")
-    explain.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
-    explain.add_argument("--favor", choices=["precision", "balanced", "recall"], default="balanced", help="precision/recall preference (HTML extraction and text pass)")
-    explain.add_argument("--width", type=int, default=110, help="clip lines to this many characters")
-    explain.add_argument("--warehouse", default=None, metavar="DIR",
-                         help="use the repeated-line counts of this warehouse (as its runs did; read-only)")
-    explain.add_argument("--repeat-min-docs", type=int, default=5, metavar="N",
-                         help="with --warehouse: a short line found in N documents of one source is boilerplate (default 5)")
-    explain.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
-    explain.set_defaults(func=cmd_explain)
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return " ".join(value) or "none"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= MiB and value % MiB == 0:
+        return f"{value // MiB} MiB"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
-    sql = sub.add_parser("sql", help="run a query on the warehouse (read-only) and print the result")
-    sql.add_argument("query")
-    sql.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
-    sql.add_argument("--max-rows", type=int, default=40)
-    sql.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
-    sql.set_defaults(func=cmd_sql)
 
-    status = sub.add_parser("status", help="recent runs: status, documents in, articles out, quarantined, seconds")
-    status.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
-    status.add_argument("--limit", type=int, default=10)
-    status.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
-    status.set_defaults(func=cmd_status)
+def _option(parser: argparse.ArgumentParser, flag: str, dest: str | None = None, default=None, help: str | None = None,
+            **kwargs) -> None:
+    """An argument for the RunOptions field ``dest``; unless given, its help and default are the field's."""
+    field = RunOptions.model_fields[dest or flag.lstrip("-").replace("-", "_")]
+    if default is None and field.default is not None and not isinstance(field.default, list):
+        default = field.default  # (a list's default would be appended to: RunOptions fills it in)
+    if help is None:
+        help = field.description + ("" if field.default is None or field.default is False else f" (default: {_shown(field.default)})")
+    parser.add_argument(flag, dest=dest or flag.lstrip("-").replace("-", "_"), default=default, help=help, **kwargs)
 
-    models = sub.add_parser("models", help="list the SQL models: kind, dependencies, row counts")
-    models.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
-    models.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
-    models.add_argument("--docs", metavar="FILE", help="write the model reference (markdown) to FILE ('-' for stdout) instead")
-    models.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
-    models.set_defaults(func=cmd_models)
 
-    search = sub.add_parser("search", help="full-text search over marts.articles (title + body)")
-    search.add_argument("query")
-    search.add_argument("--limit", type=int, default=10)
-    search.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR")
-    search.add_argument("--wait", type=float, default=10.0, help="seconds to wait while a run holds the database")
-    search.set_defaults(func=cmd_search)
+def _warehouse_parser(wait: float | None = None, wait_help: str | None = None) -> argparse.ArgumentParser:
+    """--warehouse and --wait, for every command that opens a warehouse (each with its own --wait default)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _option(parser, "--warehouse", metavar="DIR")
+    _option(parser, "--wait", type=float, metavar="SECONDS", default=wait, help=wait_help)
     return parser
 
 
-def add_serve_parser(sub) -> None:
-    serve = sub.add_parser("serve", help="serve the etl flow as a cron deployment on the Prefect server in PREFECT_API_URL")
-    serve.add_argument("--cron", default="0 * * * *", help='cron schedule (default "0 * * * *", hourly)')
-    serve.add_argument("--input", action="append", metavar="PATH", help=f"file or directory (repeatable; default {DEFAULT_INPUT}/)")
-    serve.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, metavar="DIR", help="warehouse directory (default warehouse/)")
-    serve.add_argument("--name", default="scheduled", help="deployment name (default scheduled: etl/scheduled)")
-    serve.add_argument("--workers", type=int, default=None, help="processes for the batch tasks (default: CPU count)")
-    serve.add_argument("--max-doc-bytes", type=int, default=20 * 1024 * 1024, help="larger documents are quarantined (default 20 MiB)")
-    serve.add_argument("--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
-    serve.add_argument("--wait", type=float, default=3600.0, metavar="SECONDS",
-                       help="a scheduled run waits this long for another run on the warehouse (default 3600)")
+def _inputs_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    _option(parser, "--input", dest="inputs", action="append", metavar="PATH", help="file or directory to read, recursively "
+            f"(repeatable; default: {_shown(RunOptions.model_fields['inputs'].default)})")
+    return parser
+
+
+def _cleaning_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    _option(parser, "--rules", action="append", metavar="TOML", help="extra boilerplate rules file (repeatable)")
+    _option(parser, "--favor", choices=typing.get_args(RunOptions.model_fields["favor"].annotation))
+    return parser
+
+
+def _batches_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    _option(parser, "--workers", type=int, metavar="N")
+    _option(parser, "--dask-address", metavar="tcp://HOST:PORT")
+    _option(parser, "--batch-docs", type=int, metavar="N")
+    _option(parser, "--batch-bytes", type=int, metavar="N")
+    _option(parser, "--max-doc-bytes", type=int, metavar="N")
+    _option(parser, "--repeat-min-docs", type=int, metavar="N")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from news_etl.flows.deploy import DEFAULT_CRON, DEFAULT_NAME, SCHEDULED_WAIT
+
+    parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    inputs, cleaning, batches = _inputs_parser(), _cleaning_parser(), _batches_parser()
+    reading = _warehouse_parser(READ_WAIT, f"seconds to wait while a run holds the database (default: {READ_WAIT:g})")
+
+    run = sub.add_parser("run", parents=[_warehouse_parser(), inputs, cleaning, batches],
+                         help="run the etl flow on input files and directories")
+    _option(run, "--full-refresh", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    rebuild = sub.add_parser("rebuild", parents=[_warehouse_parser(), cleaning, batches],
+                             help="clean the raw documents the lake keeps again (after the rules changed)")
+    rebuild.set_defaults(func=cmd_run, inputs=[], full_refresh=True)
+
+    serve = sub.add_parser("serve", parents=[_warehouse_parser(SCHEDULED_WAIT, "a scheduled run waits this long for another "
+                                                                               f"run on the warehouse (default: {SCHEDULED_WAIT:g})"),
+                                             inputs, cleaning, batches],
+                           help="serve the etl flow as a cron deployment on the Prefect server in PREFECT_API_URL")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help=f'cron schedule (default: "{DEFAULT_CRON}", hourly)')
+    serve.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME}, i.e. etl/{DEFAULT_NAME})")
     serve.set_defaults(func=cmd_serve)
 
+    explain = sub.add_parser("explain", parents=[cleaning],
+                             help="show how one document is cleaned: each line kept, moved or removed, and by which rule")
+    explain.add_argument("file", metavar="FILE")
+    explain.add_argument("--width", type=int, default=110, help="clip lines to this many characters")
+    explain.add_argument("--warehouse", default=None, metavar="DIR",
+                         help="use this warehouse's repeated-line counts, as its runs did (opened read-only)")
+    _option(explain, "--repeat-min-docs", type=int, metavar="N")
+    explain.add_argument("--wait", type=float, default=READ_WAIT, metavar="SECONDS",
+                         help=f"with --warehouse: seconds to wait while a run holds the database (default: {READ_WAIT:g})")
+    explain.set_defaults(func=cmd_explain)
 
-def cmd_serve(args) -> int:
-    _quiet_prefect()
-    from news_etl.flows.deploy import build_deployment, check_server, serve
+    sql = sub.add_parser("sql", parents=[reading], help="run a query on the warehouse (read-only) and print the result")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=40)
+    sql.set_defaults(func=cmd_sql)
 
-    url = check_server()
-    deployment = build_deployment(
-        inputs=args.input or [DEFAULT_INPUT],
-        warehouse=args.warehouse,
-        cron=args.cron,
-        name=args.name,
-        workers=args.workers,
-        max_doc_bytes=args.max_doc_bytes,
-        rules=[str(Path(r).resolve()) for r in args.rules or []],
-        wait=args.wait,
-    )
-    print(f"serving etl/{args.name} on cron {args.cron!r} against {url}; Ctrl-C stops", file=sys.stderr)
-    serve(deployment)
-    return 0
+    status = sub.add_parser("status", parents=[reading], help="recent runs: status, documents in, articles out, quarantined, seconds")
+    status.add_argument("--limit", type=int, default=10)
+    status.set_defaults(func=cmd_status)
+
+    models = sub.add_parser("models", parents=[reading], help="list the SQL models: kind, dependencies, row counts")
+    models.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
+    models.add_argument("--docs", metavar="FILE", help="write the model reference (markdown) to FILE ('-' for stdout) instead")
+    models.set_defaults(func=cmd_models)
+
+    search = sub.add_parser("search", parents=[reading], help="full-text search over marts.articles (title + body)")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10)
+    search.set_defaults(func=cmd_search)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

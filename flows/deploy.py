@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from news_etl.tasks.options import RunOptions
 
 DEFAULT_CRON = "0 * * * *"
 DEFAULT_NAME = "scheduled"
+SCHEDULED_WAIT = 3600.0  # a scheduled run queues behind a running one for up to an hour, where a manual run fails at once
 
 
 class NoPrefectServer(RuntimeError):
@@ -30,21 +31,12 @@ def check_server() -> str:
     return url
 
 
-def etl_parameters(inputs: list[str], warehouse: str, **params) -> dict:
-    """Flow parameters with absolute paths, so runs do not depend on the runner's cwd."""
-    return {"inputs": [str(Path(p).resolve()) for p in inputs], "warehouse": str(Path(warehouse).resolve()), **params}
-
-
-def build_deployment(
-    inputs: list[str],
-    warehouse: str,
-    cron: str = DEFAULT_CRON,
-    name: str = DEFAULT_NAME,
-    workers: int | None = None,
-    **params,
-):
-    """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served)."""
+def build_deployment(options: RunOptions, cron: str = DEFAULT_CRON, name: str = DEFAULT_NAME):
+    """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served). Its runs do
+    not depend on the runner's cwd: the flow is found by module (``news_etl.flows.etl``, the
+    installed code, not a file path), and the options are stored with absolute paths."""
     from prefect.client.schemas.schedules import CronSchedule
+    from prefect.deployments.runner import EntrypointType
     from pydantic import ValidationError
 
     from news_etl.flows.etl import etl
@@ -53,11 +45,13 @@ def build_deployment(
         CronSchedule(cron=cron)
     except ValidationError:
         raise ValueError(f"invalid cron schedule {cron!r} (five fields, e.g. '0 * * * *')") from None
+    options = options.resolved()
     return etl.to_deployment(
         name=name,
         cron=cron,
-        parameters=etl_parameters(inputs, warehouse, workers=workers, **params),
-        description=f"news-etl on {', '.join(inputs)} into {warehouse}, cron {cron!r}",
+        parameters={"options": options.model_dump()},
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description=f"news-etl on {', '.join(options.inputs)} into {options.warehouse}, cron {cron!r}",
         tags=["news-etl"],
     )
 

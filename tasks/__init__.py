@@ -1,7 +1,13 @@
-"""Pipeline steps: discover → extract → clean → write → load → model → export.
+"""The pipeline's steps, grouped by where their code runs.
 
-Each module holds pure functions; the Prefect ``@task`` wrappers sit on top so the
-steps can be tested and reused without Prefect.
+- ``cleaning/``: the pure cleaning engine (no Prefect, no DuckDB, no I/O).
+- ``ingest/``: the batch workers' side: input files, reading and HTML extraction, the batch tasks,
+  fingerprints and word counts, quarantine, the lake's schema and rows. Never DuckDB.
+- ``warehouse/``: the flow's own process, the only one that opens DuckDB: lock, plan, load,
+  models, search, export; it alone creates the ``meta.*`` tables.
+
+``options`` (RunOptions, RunContext), ``layout`` (WarehouseLayout, atomic writes) and
+``crashpoints`` are shared by all three.
 """
 
 PIPELINE_VERSION = "0.1.0"

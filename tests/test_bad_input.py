@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, run_etl
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" + bytes(range(256))
 CP1252_TEXT = (
@@ -124,8 +124,6 @@ def build_inputs(root: Path, outside: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def bad_run(prefect_harness, tmp_path_factory):
-    from news_etl.flows.etl import run_etl
-
     base = tmp_path_factory.mktemp("bad_input")
     root, warehouse = base / "inputs", base / "wh"
     spec = build_inputs(root, base / "outside")
@@ -153,7 +151,7 @@ def test_each_bad_item_is_one_quarantine_row_with_its_reason(bad_run):
         assert detail, f"{name}: no detail"
         got[name] = reason
     assert got == {name: reason for name, (reason, _) in bad_run["bad"].items()}
-    assert bad_run["summary"]["quarantined"] == len(bad_run["bad"])
+    assert bad_run["summary"].quarantined == len(bad_run["bad"])
 
 
 def test_quarantine_keeps_a_byte_copy_where_bytes_were_readable(bad_run):
@@ -188,7 +186,7 @@ def test_good_documents_load_next_to_bad_ones(bad_run):
     gz_docs = con.sql("select count(*) from lake.documents where source_uri like '%archive.jsonl.gz#L%'").fetchone()[0]
     assert 0 < bad_run["gz_complete_lines"] == gz_docs < 40
     assert con.sql("select count(*) from marts.articles").fetchone()[0] == len(expected) + gz_docs
-    assert bad_run["summary"]["articles_out"] == len(expected) + gz_docs
+    assert bad_run["summary"].articles_out == len(expected) + gz_docs
 
 
 def test_cp1252_text_is_decoded_not_quarantined(bad_run):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 
-from .conftest import REPO, SEEDS
+from .conftest import SEEDS, run_etl
 
 ARTICLE_COLUMNS = "doc_id, title, subtitle, byline, credits, captions, tags, body, language, body_hash, minhash"
 
@@ -24,31 +22,15 @@ def contents(warehouse) -> dict:
         con.close()
 
 
-def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path, monkeypatch):
+def test_dask_cluster_run_equals_single_process_run(prefect_harness, tmp_path):
     from distributed import LocalCluster
 
-    from news_etl.flows.etl import run_etl
-
-    # Worker processes must import the repo's `tasks` package.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     single = run_etl([SEEDS], tmp_path / "single", workers=1, batch_docs=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         on_dask = run_etl([SEEDS], tmp_path / "dask", dask_address=cluster.scheduler_address, batch_docs=2)
-    assert on_dask["batches"] == single["batches"] == 3
-    assert on_dask["articles_out"] == single["articles_out"] == 5
+    assert on_dask.batches == single.batches == 3
+    assert on_dask.articles_out == single.articles_out == 5
     assert contents(tmp_path / "dask") == contents(tmp_path / "single")
-
-
-def test_worker_processes_import_no_duckdb_and_no_model_code():
-    """A worker imports the batch tasks and their subflow's module (part of a task run's context);
-    DuckDB, the load and the models would add to every worker's memory (README, Performance)."""
-    import subprocess
-    import sys
-
-    code = ("import sys, news_etl.flows.batches, news_etl.tasks.ingest.batch; "
-            "print([m for m in ('duckdb', 'news_etl.flows.etl', 'news_etl.tasks.warehouse.load', 'news_etl.tasks.warehouse.model', 'py3langid', 'trafilatura') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_no_more_worker_processes_than_batches():

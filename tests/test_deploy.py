@@ -1,4 +1,7 @@
-"""Scheduling: the etl flow as a cron deployment, one run of it executed to completion."""
+"""Scheduling: the etl flow as a cron deployment, one run of it executed to completion.
+
+Runs execute in a working directory with its own ``tasks`` and ``flows`` packages and without the
+repository on the path: deployed code is news_etl as installed, whatever the cwd holds."""
 
 from __future__ import annotations
 
@@ -9,38 +12,40 @@ import sys
 import duckdb
 import pytest
 
-from tests.conftest import REPO, SEEDS
+from tests.conftest import REPO, SEEDS, installed_env
 
 
-def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_path):
+def test_deployment_has_cron_schedule_and_a_run_completes(prefect_harness, tmp_path, foreign_cwd):
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL
 
     from news_etl.flows.deploy import build_deployment
+    from news_etl.tasks.options import RunOptions
 
     warehouse = tmp_path / "wh"
-    deployment = build_deployment([str(SEEDS)], str(warehouse), cron="*/15 * * * *", name="test-quarter-hourly")
+    deployment = build_deployment(RunOptions(inputs=[str(SEEDS)], warehouse=str(warehouse)), cron="*/15 * * * *",
+                                  name="test-quarter-hourly")
     dep_id = deployment.apply()
 
     with get_client(sync_client=True) as client:
         dep = client.read_deployment(dep_id)
     assert dep.name == "test-quarter-hourly"
     assert [s.schedule.cron for s in dep.schedules] == ["*/15 * * * *"]
-    assert dep.parameters["inputs"] == [str(SEEDS)]
-    assert dep.parameters["warehouse"] == str(warehouse.resolve())
+    assert dep.entrypoint == "news_etl.flows.etl.etl"  # by module: the installed code, not a file under the cwd
+    stored = dep.parameters["options"]
+    assert stored["inputs"] == [str(SEEDS)]
+    assert stored["warehouse"] == str(warehouse.resolve())
 
-    run = run_deployment("etl/test-quarter-hourly", parameters={"max_doc_bytes": 1_000_000}, timeout=0)
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
-           "PREFECT_LOGGING_LEVEL": "WARNING"}
+    # a run of the deployment with one option changed: the options travel as one object
+    run = run_deployment("etl/test-quarter-hourly", parameters={"options": {**stored, "max_doc_bytes": 1_000_000}}, timeout=0)
     proc = subprocess.run([sys.executable, "-m", "prefect", "flow-run", "execute", str(run.id)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=foreign_cwd, env=installed_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     with get_client(sync_client=True) as client:
         finished = client.read_flow_run(run.id)
     assert finished.state.type.value == "COMPLETED", finished.state
-    assert finished.parameters["max_doc_bytes"] == 1_000_000
+    assert finished.parameters["options"]["max_doc_bytes"] == 1_000_000
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
     try:
         assert con.sql("select count(*) from lake.documents").fetchone()[0] == 5
@@ -63,7 +68,7 @@ def _closed_port() -> int:
 ])
 def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONPATH=str(REPO))
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"))
     if api_url:
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/api"
     res = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
@@ -75,28 +80,26 @@ def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
 
 def test_invalid_cron_is_refused(tmp_path):
     from news_etl.flows.deploy import build_deployment
+    from news_etl.tasks.options import RunOptions
 
     with pytest.raises(ValueError, match="invalid cron schedule 'every hour'"):
-        build_deployment([str(SEEDS)], str(tmp_path / "wh"), cron="every hour")
+        build_deployment(RunOptions(inputs=[str(SEEDS)], warehouse=str(tmp_path / "wh")), cron="every hour")
 
 
-def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path):
+def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_cwd):
     """`news-etl serve` in its own process picks up a run of its deployment and completes it."""
     import signal
     import time
 
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL
 
     warehouse = tmp_path / "wh"
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(REPO),
-           "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}
     log = open(tmp_path / "serve.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "news_etl.flows.cli", "serve", "--cron", "0 3 * * *", "--input", str(SEEDS),
          "--warehouse", str(warehouse), "--name", "test-served", "--workers", "2"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=foreign_cwd, env=installed_env(PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log, stderr=subprocess.STDOUT)
     try:
         with get_client(sync_client=True) as client:
             for _ in range(240):  # until the serve process has registered its deployment

@@ -5,15 +5,14 @@ page's visible text the extractor left out is logged as boilerplate."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 from news_etl.tasks.cleaning.clean import load_rules
 from news_etl.tasks.ingest.batch import clean_document, extract_document
 from news_etl.tasks.ingest.extract import RawDocument, doc_id_of
-from news_etl.tasks.settings import Settings
+from news_etl.tasks.options import RunContext, RunOptions
 
 RULES = load_rules()
-SETTINGS = Settings(warehouse=Path("/nonexistent"))
+OPTIONS = RunOptions()
 PARAGRAPHS = [
     "Der Gemeinderat von Quxbrück hat am Dienstagabend nach langer Debatte den Bau von drei neuen Radwegen entlang des Flusses beschlossen.",
     "Die Arbeiten sollen im Frühjahr beginnen und bis zum Herbst abgeschlossen sein, sagte die Bürgermeisterin nach der Sitzung.",
@@ -39,8 +38,8 @@ PAGE = f"""<!DOCTYPE html><html lang="de"><head><meta charset="utf-8">
 def _clean(page: str):
     data = page.encode("utf-8")
     doc = RawDocument(doc_id_of(data), "page.html", "test", "text/html", len(data), "utf-8", page)
-    item = extract_document(doc, SETTINGS)
-    return item, *clean_document(item, RULES, SETTINGS, "run", datetime.now(timezone.utc))
+    item = extract_document(doc, OPTIONS)
+    return item, *clean_document(item, RULES, OPTIONS, RunContext("run", datetime.now(timezone.utc)))
 
 
 def test_html_keeps_the_article_and_the_pages_metadata():

@@ -7,7 +7,7 @@ import sys
 
 import duckdb
 
-from .conftest import SEEDS
+from .conftest import SEEDS, run_etl
 
 FOOTER = "Redaktion Nordkurier Wochenausgabe"
 
@@ -19,8 +19,6 @@ def _article(i: int) -> str:
 
 
 def test_repeated_lines_are_removed_and_their_counts_persist(prefect_harness, tmp_path):
-    from news_etl.flows.etl import run_etl
-
     site = tmp_path / "in" / "nordkurier"
     site.mkdir(parents=True)
     for i in range(5):

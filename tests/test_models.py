@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from news_etl.tasks.ingest.fingerprint import minhash
+from news_etl.tasks.ingest.lake import LAKE_TABLES
+from news_etl.tasks.layout import WarehouseLayout
 from news_etl.tasks.warehouse.load import ensure_tables
 from news_etl.tasks.warehouse.model import DataTestFailure, ModelError, build_on, discover_models, parse_header, render_docs
-from news_etl.tasks.ingest.write import LAKE_TABLES
 from tests.conftest import REPO
 
 SQL = REPO / "sql"
@@ -150,7 +151,6 @@ def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_cop
     from prefect import flow
 
     from news_etl.tasks.warehouse.model import model_task
-    from news_etl.tasks.settings import Settings
 
     _write(sql_copy / "tests" / "no_reuters.sql", "-- test: nobody credits Reuters.\n"
            "select doc_id from marts.articles where list_contains(credits, 'Reuters')")
@@ -158,7 +158,7 @@ def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_cop
 
     @flow
     def build_models_flow():
-        return model_task(Settings(warehouse=tmp_path, sql_dir=sql_copy))
+        return model_task(WarehouseLayout(tmp_path), sql_dir=sql_copy)
 
     state = build_models_flow(return_state=True)
     assert state.is_failed()
@@ -169,8 +169,13 @@ def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_cop
 @pytest.mark.parametrize("corrupt, failing", [
     ("UPDATE lake.articles SET body = body || '\n\n[Anzeige_7]' WHERE doc_id = $doc", ["articles_no_boilerplate"]),
     ("UPDATE lake.articles SET body = '  ' WHERE doc_id = $doc", ["articles_have_body"]),
-    ("DELETE FROM lake.documents WHERE doc_id = $doc", ["articles_have_documents", "loaded_articles_have_documents"]),
-    ("INSERT INTO lake.boilerplate (doc_id, line_no, text, rule) VALUES ($doc, 1, 'x', NULL)", ["boilerplate_rules_key"]),
+    ("DELETE FROM lake.documents WHERE doc_id = $doc", ["relationships_articles_doc_id", "relationships_stg_articles_doc_id"]),
+    ("INSERT INTO lake.boilerplate (doc_id, line_no, text, rule) VALUES ($doc, 1, 'x', NULL)", ["not_null_boilerplate_rules_rule"]),
+    ("INSERT INTO lake.articles BY NAME SELECT * REPLACE ('copy' AS doc_id, sha256('x') AS body_hash) FROM lake.articles "
+     "WHERE doc_id = $doc", ["relationships_articles_doc_id", "relationships_stg_articles_doc_id"]),
+    ("UPDATE lake.articles SET body_hash = NULL WHERE doc_id = $doc", ["articles_count_every_copy", "not_null_articles_body_hash"]),
+    ("INSERT INTO lake.articles BY NAME SELECT * REPLACE (sha256('x') AS body_hash) FROM lake.articles WHERE doc_id = $doc",
+     ["unique_articles_doc_id"]),
 ])
 def test_built_in_data_tests_catch_bad_data(lake_con, corrupt, failing):
     lake_con.execute(corrupt.replace("$doc", "?"), [_doc_id_of_seed(lake_con, "001")])
@@ -192,6 +197,42 @@ def test_every_model_and_column_is_documented(seeds_db):
         assert all(m.header.columns.values()), m.path
     for path in (SQL / "tests").glob("*.sql"):
         assert parse_header(path.read_text()).description, path
+
+
+def test_generic_tests_are_declared_in_the_headers_and_generated(tmp_path):
+    _write(tmp_path / "staging" / "stg_x.sql", "-- model: x.\n-- column a: a.\nselect 1 as a")
+    _write(tmp_path / "marts" / "y.sql", """
+        -- model: y.
+        -- column a: key.
+        -- column b: other.
+        -- test unique: a, b
+        -- test not_null: a
+        -- test relationships: a -> staging.stg_x.a
+        select * from (values (1, 'p'), (1, 'p'), (2, null), (null, 'q')) t(a, b)
+    """)
+    models = discover_models(tmp_path)
+    y = next(m for m in models if m.name == "y")
+    assert y.header.tests == (("unique", "a, b"), ("not_null", "a"), ("relationships", "a -> staging.stg_x.a"))
+    assert y.header.description == "y." and list(y.header.columns) == ["a", "b"]
+    con = duckdb.connect()
+    with pytest.raises(DataTestFailure) as err:
+        build_on(con, tmp_path, stemmer=None)
+    message = str(err.value)
+    assert re.findall(r"^data test (\w+) failed", message, flags=re.M) == ["not_null_y_a", "relationships_y_a", "unique_y_a_b"]
+    assert "unique_y_a_b failed (marts.y has one row per (a, b).): 1 offending row:\n    a=1, b=p, n_rows=2" in message
+    assert "relationships_y_a failed (every a of marts.y is in staging.stg_x.a.): 1 offending row:\n    a=2" in message
+
+
+@pytest.mark.parametrize("declaration, message", [
+    ("-- test unique: a b", "cannot read the columns of test 'a b'"),
+    ("-- test relationships: a = staging.x.a", "cannot read test relationships"),
+    ("-- test accepted_values: a", "unknown test 'accepted_values'"),
+])
+def test_a_bad_test_declaration_names_the_file(tmp_path, declaration, message):
+    bad = _write(tmp_path / "marts" / "y.sql", f"-- model: y.\n{declaration}\nselect 1 as a")
+    with pytest.raises(ModelError, match=re.escape(message)) as err:
+        build_on(duckdb.connect(), tmp_path, stemmer=None)
+    assert str(bad) in str(err.value)
 
 
 def test_docs_models_md_is_up_to_date():
@@ -275,9 +316,9 @@ def test_search_stems_german_words(seeds_warehouse):
     from news_etl.tasks.warehouse.search import search_warehouse
 
     # "Beziehung" finds "Beziehungen" (seed 004's title) through the German stemmer
-    hits = search_warehouse(seeds_warehouse, "Beziehung", limit=5)
+    hits = search_warehouse(WarehouseLayout(seeds_warehouse), "Beziehung", limit=5)
     assert hits and any("Beziehungen" in (h.title or "") for h in hits)
-    assert not search_warehouse(seeds_warehouse, "Quantenchromodynamik")
+    assert not search_warehouse(WarehouseLayout(seeds_warehouse), "Quantenchromodynamik")
 
 
 def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
@@ -293,7 +334,7 @@ def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):
 
 
 def test_word_counts_lowercases_and_counts_words_of_title_and_body():
-    from news_etl.tasks.warehouse.search import word_counts
+    from news_etl.tasks.ingest.words import word_counts
 
     words, counts = word_counts("Peskow: Kreml", "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.")
     assert dict(zip(words, counts)) == {"peskow": 2, "kreml": 2, "der": 1, "moskau": 1, "sagt": 2, "2": 1, "2024": 1}
@@ -314,7 +355,7 @@ def test_minhashes_of_a_chunk_equal_minhash_text_by_text():
 
 
 def test_many_word_counts_equals_word_counts_text_by_text():
-    from news_etl.tasks.warehouse.search import many_word_counts, word_counts
+    from news_etl.tasks.ingest.words import many_word_counts, word_counts
 
     texts = ["", "Peskow: Kreml", "Straße STRASSE İstanbul ǅemal ﬁx 𝔘𝔫𝔦 ½ ² a_b", "a a a", "", "\ud800 x y",
              "Der Kreml (Moskau) sagt, Peskow_2 sagt 2024.\n\nZweiter Absatz – „Zitat“ «Kreml»."] * 3
@@ -327,7 +368,7 @@ def test_many_word_counts_equals_word_counts_text_by_text():
 
 
 def test_the_word_character_table_is_str_isalnum():
-    from news_etl.tasks.warehouse.search import _alnum_table
+    from news_etl.tasks.ingest.words import _alnum_table
 
     table = _alnum_table()
     assert len(table) == 0x110000
@@ -340,7 +381,7 @@ def _search(con, query: str) -> list[tuple[str, float]]:
 
 def _index_words(con, warehouse: Path, doc_id: str, title: str, body: str) -> None:
     """Write the lake file the index reads an article's words from, as a run would."""
-    from news_etl.tasks.warehouse.search import word_counts
+    from news_etl.tasks.ingest.words import word_counts
 
     run_id = con.execute("SELECT run_id FROM lake.articles WHERE doc_id = ?", [doc_id]).fetchone()[0]
     words, counts = word_counts(title, body)
@@ -356,7 +397,7 @@ def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_p
     occurrences of a rare word rank higher; a rebuilt article replaces its index rows."""
     from news_etl.tasks.warehouse.search import update_index
 
-    build_on(lake_con, SQL, warehouse=tmp_path)
+    build_on(lake_con, SQL, layout=WarehouseLayout(tmp_path))
     n_postings = lake_con.execute("SELECT count(*) FROM search.postings").fetchone()[0]
     assert lake_con.execute("SELECT count(*) FROM search.documents").fetchone()[0] == 5
     peskow = {r[0] for r in _search(lake_con, "Peskow")}
@@ -370,7 +411,7 @@ def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_p
     _copy_article(lake_con, seed, "exact-copy")  # same body as seed 000: not a unique article
     lake_con.execute("UPDATE lake.articles SET run_id = 'run-2' WHERE doc_id = 'exact-copy'")
     _index_words(lake_con, tmp_path, "exact-copy", "x", "Peskow")
-    build_on(lake_con, SQL, warehouse=tmp_path)
+    build_on(lake_con, SQL, layout=WarehouseLayout(tmp_path))
     assert lake_con.execute("SELECT count(*) FROM search.postings").fetchone()[0] > n_postings
     ranked = _search(lake_con, "peskow")
     assert ranked[0][0] == "new-article"
@@ -380,8 +421,8 @@ def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_p
     lake_con.execute("UPDATE lake.articles SET run_id = 'rebuild' WHERE doc_id = 'new-article'")
     _index_words(lake_con, tmp_path, "new-article", "Titel", "Quark")
     lake_con.execute("BEGIN")
-    assert update_index(lake_con, tmp_path) == {"added": 1, "dropped": 1}
-    assert update_index(lake_con, tmp_path) == {"added": 0, "dropped": 0}
+    assert update_index(lake_con, WarehouseLayout(tmp_path)) == {"added": 1, "dropped": 1}
+    assert update_index(lake_con, WarehouseLayout(tmp_path)) == {"added": 0, "dropped": 0}
     lake_con.execute("COMMIT")
     assert "new-article" not in {d for d, _ in _search(lake_con, "peskow")}
     assert _search(lake_con, "Quark")[0][0] == "new-article"
@@ -395,14 +436,14 @@ def test_search_index_is_updated_incrementally_and_ranks_by_bm25(lake_con, tmp_p
 def test_search_index_follows_a_new_stemmer(lake_con, tmp_path):
     from news_etl.tasks.warehouse.search import update_index
 
-    build_on(lake_con, SQL, warehouse=tmp_path)
+    build_on(lake_con, SQL, layout=WarehouseLayout(tmp_path))
     lake_con.execute("BEGIN")
-    assert update_index(lake_con, tmp_path, "english") == {"added": 0, "dropped": 0}
+    assert update_index(lake_con, WarehouseLayout(tmp_path), "english") == {"added": 0, "dropped": 0}
     lake_con.execute("COMMIT")
     assert lake_con.execute("SELECT list(DISTINCT stemmer) FROM search.words").fetchone()[0] == ["english"]
     assert lake_con.execute("SELECT term FROM search.words WHERE word = 'beziehungen'").fetchone()[0] == "beziehungen"
     with pytest.raises(ValueError):
-        update_index(lake_con, tmp_path, "german'; DROP TABLE x; --")
+        update_index(lake_con, WarehouseLayout(tmp_path), "german'; DROP TABLE x; --")
 
 
 def test_lake_files_keep_the_words_duckdb_leaves_out(seeds_warehouse, seeds_db):

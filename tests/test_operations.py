@@ -15,9 +15,10 @@ import pyarrow.dataset as ds
 import pytest
 
 from news_etl.tasks.crashpoints import POINTS
+from news_etl.tasks.layout import WarehouseLayout
 from news_etl.tasks.warehouse.lock import WarehouseBusy, WarehouseLock
 
-from .conftest import REPO, SEEDS
+from .conftest import REPO, SEEDS, run_etl
 
 TABLES = ("documents", "articles", "boilerplate", "quarantine")
 
@@ -52,23 +53,21 @@ def corpus(tmp_path) -> Path:
 
 
 def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, corpus, tmp_path):
-    from news_etl.flows.etl import run_etl
-
     warehouse = tmp_path / "wh"
     first = run_etl([corpus], warehouse, workers=1)
-    assert (first["articles_out"], first["quarantined"], first["inputs_unchanged"]) == (5, 1, 0)
+    assert (first.articles_out, first.quarantined, first.inputs_unchanged) == (5, 1, 0)
     counts = table_counts(warehouse)
 
     second = run_etl([corpus], warehouse, workers=1)
-    assert second["inputs_found"] == 6 and second["inputs_unchanged"] == 6 and second["documents_in"] == 0
+    assert second.inputs_found == 6 and second.inputs_unchanged == 6 and second.documents_in == 0
     assert table_counts(warehouse) == counts
 
     # Same content under a new path, and a touched file: read again, recognised by doc_id.
     shutil.copy(corpus / "seeds" / "000_39ce13e694da38b8.txt", corpus / "copy-of-000.txt")
     os.utime(corpus / "seeds" / "001_f6ec2a7ac07d05d1.txt", ns=(1, 1))
     third = run_etl([corpus], warehouse, workers=1)
-    assert third["inputs_unchanged"] == 5 and third["documents_in"] == 2 and third["duplicates"] == 2
-    assert third["articles_out"] == 0
+    assert third.inputs_unchanged == 5 and third.documents_in == 2 and third.duplicates == 2
+    assert third.articles_out == 0
     after = table_counts(warehouse)
     assert after == {**counts, "meta.inputs": 7}
     assert lake_counts(warehouse) == {t: counts[t] for t in TABLES}
@@ -76,9 +75,9 @@ def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, co
 
 def test_a_second_run_fails_at_once_while_one_holds_the_warehouse(prefect_harness, tmp_path):
     warehouse = tmp_path / "wh"
-    with WarehouseLock(warehouse, run_id="run-a"):
+    with WarehouseLock(WarehouseLayout(warehouse), run_id="run-a"):
         with pytest.raises(WarehouseBusy, match="in use by run run-a"):
-            WarehouseLock(warehouse, run_id="run-b").acquire()
+            WarehouseLock(WarehouseLayout(warehouse), run_id="run-b").acquire()
         proc = subprocess.run(
             [sys.executable, "-m", "news_etl.flows.cli", "run", "--input", str(SEEDS), "--warehouse", str(warehouse)],
             cwd=REPO, capture_output=True, text=True, timeout=120, env=_env(),
@@ -90,27 +89,28 @@ def test_a_second_run_fails_at_once_while_one_holds_the_warehouse(prefect_harnes
 
 def test_wait_queues_behind_the_running_one(tmp_path):
     warehouse = tmp_path / "wh"
-    holder = WarehouseLock(warehouse, run_id="first").acquire()
+    holder = WarehouseLock(WarehouseLayout(warehouse), run_id="first").acquire()
     threading.Timer(0.5, holder.release).start()
     started = time.monotonic()
-    with WarehouseLock(warehouse, run_id="second", wait_seconds=30) as lock:
+    with WarehouseLock(WarehouseLayout(warehouse), run_id="second", wait_seconds=30) as lock:
         assert lock.holder()["run_id"] == "second"
     assert time.monotonic() - started >= 0.4
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     warehouse = tmp_path / "wh"
-    code = f"from news_etl.tasks.warehouse.lock import WarehouseLock; WarehouseLock({str(warehouse)!r}, 'dead').acquire(); import os; os._exit(0)"
+    code = ("from news_etl.tasks.layout import WarehouseLayout; from news_etl.tasks.warehouse.lock import WarehouseLock; "
+            f"WarehouseLock(WarehouseLayout({str(warehouse)!r}), 'dead').acquire(); import os; os._exit(0)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env=_env())
-    assert WarehouseLock(warehouse).holder()["run_id"] == "dead"  # the file still names the dead run
-    with WarehouseLock(warehouse, run_id="next") as lock:
+    assert WarehouseLock(WarehouseLayout(warehouse)).holder()["run_id"] == "dead"  # the file still names the dead run
+    with WarehouseLock(WarehouseLayout(warehouse), run_id="next") as lock:
         assert lock.took_over["run_id"] == "dead"
 
 
 def _env() -> dict:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     if PREFECT_API_URL.value():
         env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     return env
@@ -119,8 +119,6 @@ def _env() -> dict:
 def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_harness, corpus, tmp_path):
     """SIGKILL a real `news-etl run` process at each crash point; readers never see partial data,
     and the next run leaves every document exactly once."""
-    from news_etl.flows.etl import run_etl
-
     procs = {}
     for point in POINTS:
         warehouse = tmp_path / point
@@ -145,7 +143,7 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
             assert visible <= committed, point
 
         summary = run_etl([corpus], warehouse, workers=1)
-        assert summary["articles_out"] + summary["duplicates"] <= 5, point
+        assert summary.articles_out + summary.duplicates <= 5, point
         counts = table_counts(warehouse)
         assert counts["documents"] == counts["articles"] == counts["marts.articles"] == 5, point
         assert counts["quarantine"] == 1, point
@@ -159,8 +157,6 @@ def test_kill_at_any_point_then_rerun_loads_every_document_exactly_once(prefect_
 
 def test_rebuild_recleans_kept_documents_with_new_rules(prefect_harness, corpus, tmp_path):
     """`news-etl rebuild` re-cleans the raw text the lake keeps; no input is read again."""
-    from news_etl.flows.etl import run_etl
-
     warehouse = tmp_path / "wh"
     run_etl([corpus], warehouse, workers=1)
     before = table_counts(warehouse)
@@ -189,8 +185,6 @@ def test_a_big_jsonl_file_is_staged_in_bounded_chunks(prefect_harness, tmp_path)
     """One input file larger than a batch is flushed every batch_docs documents, not held whole."""
     import json
 
-    from news_etl.flows.etl import run_etl
-
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
     records = [{"id": i, "text": f"{texts[i % 5]}\n\nNachtrag {i}: Die Lage blieb am Abend unverändert."} for i in range(7)]
     src = tmp_path / "in" / "feed.jsonl"
@@ -199,7 +193,7 @@ def test_a_big_jsonl_file_is_staged_in_bounded_chunks(prefect_harness, tmp_path)
 
     warehouse = tmp_path / "wh"
     summary = run_etl([src.parent], warehouse, workers=1, batch_docs=3)
-    assert summary["articles_out"] == 7
+    assert summary.articles_out == 7
     files = sorted((warehouse / "lake" / "articles").rglob("*.parquet"))
     assert len(files) == 3
     assert lake_counts(warehouse)["articles"] == 7
@@ -223,8 +217,6 @@ def test_batches_retry_transient_io_errors_but_not_bad_data(prefect_harness, tmp
     import errno
 
     import news_etl.tasks.ingest.batch as batch
-    from news_etl.flows.etl import run_etl
-
     real, calls = batch.process_files, []
 
     def flaky(*args, **kwargs):
@@ -234,7 +226,7 @@ def test_batches_retry_transient_io_errors_but_not_bad_data(prefect_harness, tmp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(batch, "process_files", flaky)
-    assert run_etl([SEEDS], tmp_path / "a", workers=1)["articles_out"] == 5
+    assert run_etl([SEEDS], tmp_path / "a", workers=1).articles_out == 5
     assert calls == ["flaky", "flaky"]
 
     def broken(*args, **kwargs):
@@ -264,7 +256,7 @@ def test_each_run_leaves_a_summary_artifact(seeds_warehouse):
 
 
 def test_readers_keep_working_while_a_run_holds_the_warehouse(seeds_warehouse):
-    with WarehouseLock(seeds_warehouse, run_id="busy"):
+    with WarehouseLock(WarehouseLayout(seeds_warehouse), run_id="busy"):
         proc = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "sql", "select count(*) AS n from marts.articles",
                                "--warehouse", str(seeds_warehouse)], cwd=REPO, capture_output=True, text=True,
                               timeout=60, env=_env())
@@ -273,7 +265,6 @@ def test_readers_keep_working_while_a_run_holds_the_warehouse(seeds_warehouse):
 
 
 def test_a_database_held_by_another_process_fails_the_run_cleanly(prefect_harness, corpus, tmp_path, monkeypatch):
-    from news_etl.flows.etl import run_etl
     from news_etl.tasks.warehouse.database import DatabaseLocked
 
     warehouse = tmp_path / "wh"
@@ -299,8 +290,6 @@ def test_a_database_held_by_another_process_fails_the_run_cleanly(prefect_harnes
 def test_a_large_jsonl_file_is_split_across_batches_at_line_ends(prefect_harness, tmp_path):
     import json
 
-    from news_etl.flows.etl import run_etl
-
     texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
     lines = [json.dumps({"id": i, "text": f"{texts[i % 5]}\n\nNachtrag {i}: Die Lage blieb am Abend unverändert."},
                         ensure_ascii=False) for i in range(12)]
@@ -311,8 +300,8 @@ def test_a_large_jsonl_file_is_split_across_batches_at_line_ends(prefect_harness
 
     warehouse = tmp_path / "wh"
     summary = run_etl([src.parent], warehouse, workers=2, batch_bytes=8_000)
-    assert summary["batches"] >= 4  # the one file was read by several batch tasks
-    assert (summary["articles_out"], summary["quarantined"]) == (11, 1)
+    assert summary.batches >= 4  # the one file was read by several batch tasks
+    assert (summary.articles_out, summary.quarantined) == (11, 1)
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
     uris = [r[0] for r in con.execute("SELECT source_uri FROM lake.documents").fetchall()]
     bad = con.execute("SELECT source_uri, reason FROM lake.quarantine").fetchall()
@@ -321,4 +310,4 @@ def test_a_large_jsonl_file_is_split_across_batches_at_line_ends(prefect_harness
     assert bad == [(f"{src}#L7", "malformed_json")]
 
     again = run_etl([src.parent], warehouse, workers=2, batch_bytes=8_000)
-    assert again["inputs_unchanged"] == 1 and again["documents_in"] == 0
+    assert again.inputs_unchanged == 1 and again.documents_in == 0

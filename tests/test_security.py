@@ -94,8 +94,8 @@ def test_extract_html_resolves_no_entity_and_fetches_nothing(tmp_path, listener,
 def test_pipeline_output_never_contains_an_entity_target(tmp_path, listener, no_connect):
     """HTML files and JSONL `html` records through the pure batch function: no secret in any Parquet part."""
     from news_etl.tasks.ingest.batch import process_files
-    from news_etl.tasks.ingest.discover import InputFile, kind_of
-    from news_etl.tasks.settings import Settings
+    from news_etl.tasks.ingest.inputs import InputFile, kind_of
+    from news_etl.tasks.options import RunContext, RunOptions
 
     port, accepted = listener
     secret_file = tmp_path / "secret.txt"
@@ -109,10 +109,10 @@ def test_pipeline_output_never_contains_an_entity_target(tmp_path, listener, no_
         "".join(json.dumps({"id": i, "url": f"http://127.0.0.1:{port}/r{i}", "html": p}) + "\n" for i, p in enumerate(pages)),
         encoding="utf-8")
     files = [InputFile(str(p), str(inputs), p.stat().st_size, p.stat().st_mtime_ns, kind_of(p.name)) for p in sorted(inputs.iterdir())]
-    settings = Settings(warehouse=tmp_path / "wh")
-    result = process_files(files, settings, "run-xxe", 0, datetime.now(timezone.utc))
-    assert result["documents"] == 2 * len(pages) and result["quarantined"] == 0
-    parts = list(settings.staging_dir.rglob("*.parquet"))
+    options = RunOptions(warehouse=str(tmp_path / "wh"))
+    result = process_files(files, options, RunContext("run-xxe", datetime.now(timezone.utc)), 0)
+    assert result.documents == 2 * len(pages) and result.quarantined == 0
+    parts = list(options.layout.staging.rglob("*.parquet"))
     assert parts
     for part in parts:
         text = json.dumps(pq.read_table(part).to_pylist(), default=str)
@@ -133,7 +133,7 @@ def test_cli_sql_refuses_writes(seeds_warehouse, statement):
     before = (os.stat(db).st_mtime_ns, db.read_bytes())
     res = subprocess.run(
         [sys.executable, "-m", "news_etl.flows.cli", "sql", statement, "--warehouse", str(seeds_warehouse)],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120,
+        capture_output=True, text=True, cwd=REPO, timeout=120,
     )
     assert res.returncode == 1
     err = res.stderr.strip()

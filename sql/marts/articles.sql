@@ -20,6 +20,11 @@
 -- column first_seen: when the first copy was ingested (UTC).
 -- column last_seen: when the latest copy was ingested (UTC).
 -- column ingest_date: lake partition date of the first copy.
+-- test unique: doc_id
+-- test not_null: doc_id
+-- test unique: body_hash
+-- test not_null: body_hash
+-- test relationships: doc_id -> staging.stg_documents.doc_id
 with copies as (
     -- rank the copies on narrow columns only (a sort that spills to disk when it must), then
     -- fetch the wide ones (body, lists) for the first copy alone, joined on a compact key

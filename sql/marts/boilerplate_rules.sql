@@ -3,6 +3,8 @@
 -- column lines_removed: lines the rule removed.
 -- column documents_affected: documents with at least one line removed by the rule.
 -- column share_of_lines: lines_removed / all removed lines (0..1, 4 decimals).
+-- test unique: rule
+-- test not_null: rule
 select
     rule,
     count(*) as lines_removed,

@@ -5,6 +5,8 @@
 -- column words: total words in their bodies.
 -- column languages: distinct languages, sorted.
 -- column n_languages: number of distinct languages.
+-- test unique: ingest_date, published_date
+-- test not_null: ingest_date
 select
     ingest_date,
     cast(timezone('UTC', published_at) as date) as published_date,

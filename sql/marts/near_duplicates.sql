@@ -1,6 +1,6 @@
 -- model: Syndicated near-copies: pairs of unique articles whose bodies share most 5-word shingles, clustered.
 --   Each article carries a one-permutation MinHash of its shingles (64 bins, computed while
---   cleaning: tasks/fingerprint.py). Candidates share one of 16 bands of 4 bins (LSH: 64% of pairs
+--   cleaning: tasks/ingest/fingerprint.py). Candidates share one of 16 bands of 4 bins (LSH: 64% of pairs
 --   at similarity 0.5 meet in a band, 99.6% at 0.7, 0.1% at 0.1); their similarity is the share of
 --   bins, non-empty in either, holding the same value: an estimate of the Jaccard similarity of
 --   the shingle sets. Pairs at 0.5 or more are kept; clusters are connected components.
@@ -10,11 +10,15 @@
 -- column matching_bins: MinHash bins (of 64) where both bodies have the same smallest shingle.
 -- column cluster_id: smallest doc_id in the cluster of near-copies (connected pairs) both belong to.
 -- column cluster_size: articles in that cluster.
+-- test unique: doc_id_a, doc_id_b
+-- test not_null: doc_id_a, doc_id_b
+-- test relationships: doc_id_a -> marts.articles.doc_id
+-- test relationships: doc_id_b -> marts.articles.doc_id
 with recursive
 signatures as (
     -- from the staging view, restricted to unique articles: marts.articles is rebuilt in the same
     -- transaction, and DuckDB plans joins over such uncommitted rows badly. Pairs are found on
-    -- the row's integer id, not on the 64-character doc_id (a join on it costs half as much again)
+    -- the row's integer id, not on the 64-character doc_id, which costs a join more memory and time
     select doc_id, lake_rowid as id, minhash
     from staging.stg_articles
     where minhash is not null and doc_id in (select doc_id from marts.articles)

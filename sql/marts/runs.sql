@@ -13,6 +13,8 @@
 -- column seconds_load: seconds loading staged parts into DuckDB and publishing them to the lake.
 -- column seconds_model: seconds building the SQL models and data tests.
 -- column seconds_export: seconds exporting the marts to Parquet.
+-- test unique: run_id
+-- test not_null: run_id
 select
     run_id,
     started_at,

@@ -6,6 +6,10 @@
 -- column spellings: every spelling seen, sorted.
 -- column first_seen: when the first article crediting it was ingested (UTC).
 -- column last_seen: when the latest article crediting it was ingested (UTC).
+-- test unique: source
+-- test not_null: source
+-- test unique: source_key
+-- test not_null: source_key
 with credited as (
     select doc_id, first_seen, unnest(credits) as name
     from marts.articles

@@ -17,14 +17,15 @@
 -- column n_paragraphs: paragraphs in the body.
 -- column n_boilerplate_lines: lines the cleaner removed (see `stg_boilerplate`).
 -- column body_hash: SHA-256 of the body text; equal hashes are exact copies.
--- column minhash: one-permutation MinHash of the body's 5-word shingles (64 bins, null = empty bin; see tasks/fingerprint.py).
+-- column minhash: one-permutation MinHash of the body's 5-word shingles (64 bins, null = empty bin; see tasks/ingest/fingerprint.py).
 -- column published_at: publication time (UTC), when it could be parsed.
 -- column ingested_at: when the loading run processed the document (UTC).
 -- column ingest_date: lake partition date (UTC).
 -- column run_id: the run that loaded the article.
 -- column pipeline_version: version of the cleaning code and rules that produced the row.
 -- column lake_rowid: DuckDB's row id of the row in `lake.articles`: a compact join key within one query
---   (joins on 64-character doc_ids need several times the memory at a million rows), not an identifier to keep.
+--   (joins on 64-character doc_ids need several times the memory), not an identifier to keep.
+-- test relationships: doc_id -> staging.stg_documents.doc_id
 select
     doc_id,
     source_uri,

@@ -11,10 +11,11 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit
 
-from .discover import InputFile
+from .inputs import InputFile
+from .quarantine import Quarantined
 
 BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -143,33 +144,33 @@ def _source_of_directory(parent: str, root: str) -> str:
     return os.path.relpath(parent, root).split(os.sep)[0]
 
 
-def read_file(f: InputFile, max_doc_bytes: int):
-    """Yield RawDocument or (source_uri, BadInput, bytes|None) for one input file."""
+def read_file(f: InputFile, max_doc_bytes: int) -> Iterator[RawDocument | Quarantined]:
+    """The documents of one input file (one, or a JSONL file's records), and what cannot be one."""
     if f.kind in ("jsonl", "jsonl.gz"):
         yield from _read_jsonl(f, max_doc_bytes)
         return
     if f.size > max_doc_bytes:
-        yield f.path, BadInput("too_large", f"{f.size} bytes > max_doc_bytes {max_doc_bytes}"), Path(f.path)
+        yield Quarantined(f.path, "too_large", f"{f.size} bytes > max_doc_bytes {max_doc_bytes}", copy_of=f.path)
         return
     try:
         with open(f.path, "rb") as fh:
             data = fh.read(max_doc_bytes + 1)
     except OSError as exc:
-        yield f.path, BadInput("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
+        yield Quarantined(f.path, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
         return
     if len(data) > max_doc_bytes:  # grew since discovery
-        yield f.path, BadInput("too_large", f"more than max_doc_bytes {max_doc_bytes}"), Path(f.path)
+        yield Quarantined(f.path, "too_large", f"more than max_doc_bytes {max_doc_bytes}", copy_of=f.path)
         return
     try:
         text, encoding = decode(data)
     except BadInput as exc:
-        yield f.path, exc, data
+        yield Quarantined(f.path, exc.reason, exc.detail, data)
         return
     content_type = "text/html" if f.kind == "html" else "text/plain"
     yield RawDocument(doc_id_of(data), f.path, source_name_of(f), content_type, len(data), encoding, text)
 
 
-def _read_jsonl(f: InputFile, max_doc_bytes: int):
+def _read_jsonl(f: InputFile, max_doc_bytes: int) -> Iterator[RawDocument | Quarantined]:
     opener = gzip.open if f.kind == "jsonl.gz" else open
     line_no = 0
     try:
@@ -186,17 +187,17 @@ def _read_jsonl(f: InputFile, max_doc_bytes: int):
                 if not line.strip():
                     continue
                 if len(line) > max_doc_bytes:
-                    yield uri, BadInput("too_large", f"line of {len(line)} bytes > max_doc_bytes {max_doc_bytes}"), line[:65536]
+                    yield Quarantined(uri, "too_large", f"line of {len(line)} bytes > max_doc_bytes {max_doc_bytes}", line[:65536])
                     continue
                 try:
                     yield _jsonl_record(f, uri, line)
                 except BadInput as exc:
-                    yield uri, exc, line
+                    yield Quarantined(uri, exc.reason, exc.detail, line)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # the lines before the damage are kept
         reason = "truncated" if isinstance(exc, EOFError) else "corrupt_gzip"
-        yield f"{f.path}#L{line_no + 1}", BadInput(reason, f"{type(exc).__name__}: {exc} (after {line_no} lines)"), Path(f.path)
+        yield Quarantined(f"{f.path}#L{line_no + 1}", reason, f"{type(exc).__name__}: {exc} (after {line_no} lines)", copy_of=f.path)
     except OSError as exc:
-        yield f"{f.path}#L{line_no + 1}", BadInput("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"), None
+        yield Quarantined(f"{f.path}#L{line_no + 1}", "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
 
 
 def _jsonl_record(f: InputFile, uri: str, line: bytes) -> RawDocument:

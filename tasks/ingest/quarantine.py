@@ -1,60 +1,53 @@
-"""Quarantine rows for bad input, with a copy of the offending bytes."""
+"""Bad input: why it cannot become an article, and a copy of its bytes under ``quarantine/``."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..settings import Settings
+from ..layout import WarehouseLayout, commit, temp_path
 
 
-def quarantine_row(settings: Settings, source_uri: str, reason: str, detail: str, data: bytes | Path | None, run_id: str, at: datetime) -> dict:
-    """``data`` is the offending bytes, or the Path of a whole input file to copy (streamed), or None if unreadable."""
-    copy_path = n_bytes = None
-    if isinstance(data, Path):
-        try:
-            data = open(data, "rb")
-        except OSError as exc:  # the input vanished or became unreadable: keep the row, without a copy
-            data, detail = None, f"{detail} (no copy: {exc.strerror or exc})"
-    if data is not None:
-        target, n_bytes = _store(Path(settings.quarantine_dir), data)
-        copy_path = str(target.relative_to(settings.warehouse))
-    return {
-        "source_uri": source_uri,
-        "reason": reason,
-        "detail": detail[:1000],
-        "n_bytes": n_bytes,
-        "copy_path": copy_path,
-        "run_id": run_id,
-        "at": at,
-    }
+@dataclass(frozen=True)
+class Quarantined:
+    """An input, or one record of it, that cannot become an article."""
+
+    source_uri: str
+    reason: str
+    detail: str
+    data: bytes | None = None  # the offending bytes, to keep a copy of
+    copy_of: str | None = None  # or the file to copy whole (too large to hold in memory)
 
 
-def _store(directory: Path, data) -> tuple[Path, int]:
-    """Write the bytes content-addressed (sha256) via a temporary name + rename; return (path, size)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".incoming.{uuid.uuid4().hex}.tmp"
-    digest = hashlib.sha256()
-    size = 0
-    with open(tmp, "wb") as out:
-        if isinstance(data, bytes):
-            digest.update(data)
-            out.write(data)
-            size = len(data)
-        else:
-            with data as src:
-                while chunk := src.read(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-    name = digest.hexdigest()
-    target = directory / name[:2] / f"{name}.bin"
-    if target.exists():
-        tmp.unlink()
-    else:
-        target.parent.mkdir(exist_ok=True)
-        os.replace(tmp, target)
-    return target, size
+def keep_copy(layout: WarehouseLayout, item: Quarantined) -> tuple[str | None, int | None, str]:
+    """Store the item's bytes content-addressed (sha256) under the warehouse's quarantine
+    directory; returns the copy's path relative to the warehouse, its size, and the detail (which
+    says why there is no copy when the input could not be read again)."""
+    if item.data is None and item.copy_of is None:
+        return None, None, item.detail
+    try:
+        source = open(item.copy_of, "rb") if item.data is None else None
+    except OSError as exc:  # the input vanished or became unreadable: keep the row, without a copy
+        return None, None, f"{item.detail} (no copy: {exc.strerror or exc})"
+    tmp = temp_path(layout.quarantine / "incoming")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(tmp, "wb") as out:
+            if source is None:
+                digest.update(item.data)
+                out.write(item.data)
+                size = len(item.data)
+            else:
+                with source:
+                    while chunk := source.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        size += len(chunk)
+        target = layout.quarantine_copy(digest.hexdigest())
+        if not target.exists():
+            target.parent.mkdir(exist_ok=True)
+            commit(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return layout.relative(target), size, item.detail

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from ..layout import WarehouseLayout
+
 
 def fts_extension_path() -> str:
     import duckdb_extension_fts
@@ -26,16 +28,15 @@ def default_wait_seconds() -> float:
 
 
 # DuckDB compresses a row group's columns in memory when it writes them, outside its memory limit:
-# at the default 122,880 rows a row group of raw texts is ~400 MB per writing thread (a 1M-document
-# load peaked at 1.8 GB). 16,384 rows bound it to ~55 MB and make the load faster, not slower.
+# a row group of raw texts at the default 122,880 rows holds hundreds of MB per writing thread.
 ROW_GROUP_SIZE = 16_384
 
 
-def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 0.0,
+def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: float = 0.0,
             memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; with wait_seconds, retry while another process holds the write lock.
-    DuckDB spills to disk beyond ``memory_limit`` (default: NEWS_ETL_DUCKDB_MEMORY or 384MB)."""
-    db_path = Path(db_path)
+    """Open the warehouse's database; with wait_seconds, retry while another process holds the
+    write lock. DuckDB spills to disk beyond ``memory_limit`` (default: NEWS_ETL_DUCKDB_MEMORY or 384MB)."""
+    db_path = layout.database
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse database at {db_path} (run `news-etl run` first)")
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +60,7 @@ def connect(db_path: str | Path, read_only: bool = False, wait_seconds: float = 
                     f"after waiting {wait_seconds:g} s; nothing was changed"
                 ) from None
             time.sleep(0.2)
-    con.execute(f"SET temp_directory = '{_quote(str(db_path) + '.tmp')}'")  # where it spills, as for a file opened directly
+    con.execute(f"SET temp_directory = '{_quote(layout.spill)}'")  # where it spills, as for a file opened directly
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.
     con.execute(f"SET memory_limit = '{memory_limit or os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '384MB')}'")

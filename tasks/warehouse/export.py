@@ -1,25 +1,21 @@
-"""Export every mart to ``warehouse/marts/<name>.parquet`` for BI tools (atomic replace)."""
+"""Export every mart to ``marts/<name>.parquet`` under the warehouse, for BI tools."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 from prefect import task
 
+from ..layout import WarehouseLayout, atomic_write, fsync_dir
 from .database import connect, default_wait_seconds
-from ..settings import Settings
-from ..ingest.write import fsync_dir
 
 
-def export_marts(settings: Settings, names: list[str] | None = None) -> list[Path]:
-    """Write each mart (or just ``names``) to ``<warehouse>/marts/<name>.parquet``: written under a
-    temporary name, fsynced and renamed into place, so readers never see a half-written file."""
-    out_dir = Path(settings.marts_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def export_marts(layout: WarehouseLayout, names: list[str] | None = None) -> list[Path]:
+    """Write each mart (or just ``names``) to its file, replacing the previous one in one rename,
+    so readers never see a half-written file."""
+    layout.marts.mkdir(parents=True, exist_ok=True)
     wanted = None if names is None else {n.split(".")[-1] for n in names}
-    con = connect(settings.db_path, read_only=True, wait_seconds=default_wait_seconds())
+    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
     written = []
     try:
         marts = [r[0] for r in con.execute(
@@ -28,22 +24,16 @@ def export_marts(settings: Settings, names: list[str] | None = None) -> list[Pat
         for name in marts:
             if wanted is not None and name not in wanted:
                 continue
-            target = out_dir / f"{name}.parquet"
-            tmp = out_dir / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-            try:
+            target = layout.mart_file(name)
+            with atomic_write(target) as tmp:
                 con.execute(f"COPY marts.{name} TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)")
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
             written.append(target)
-        fsync_dir(out_dir)
+        fsync_dir(layout.marts)
     finally:
         con.close()
     return written
 
 
 @task(name="export")
-def export_task(settings: Settings, names: list[str] | None = None) -> list[str]:
-    return [str(p) for p in export_marts(settings, names)]
+def export_task(layout: WarehouseLayout, names: list[str] | None = None) -> list[str]:
+    return [str(p) for p in export_marts(layout, names)]

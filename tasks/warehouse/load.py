@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,11 +19,15 @@ import pyarrow.parquet as pq
 from prefect import task
 
 from ..crashpoints import crash_point
+from ..ingest.batch import BatchResult
+from ..ingest.lake import FILE_ONLY_COLUMNS, LAKE_TABLES, SCHEMAS, write_parquet
+from ..layout import WarehouseLayout, fsync_dir
+from ..options import RunContext
 from .database import connect, default_wait_seconds
-from ..settings import Settings
-from ..ingest.write import FILE_ONLY_COLUMNS, LAKE_TABLES, SCHEMAS, fsync_dir, write_parquet_atomic
+from .plan import Plan
 
 DOC_TABLES = ("documents", "articles", "boilerplate")  # keyed by doc_id
+REBUILT_TABLES = ("articles", "boilerplate")  # what a full refresh replaces: the raw documents stay
 
 META_DDL = [
     "CREATE SCHEMA IF NOT EXISTS lake",
@@ -66,19 +70,33 @@ def _ensure_table(con, qualified: str, schema: pa.Schema, ingest_date: bool = Fa
             con.execute(f'ALTER TABLE {qualified} ADD COLUMN "{col}" {col_type}')
 
 
-def lake_path(settings: Settings, table: str, ingest_date: date, run_id: str, staged: str) -> Path:
-    """``lake/<table>/ingest_date=D/part-<run>-<batch>-<chunk>.parquet`` for a staged part."""
-    name = f"part-{run_id}-{Path(staged).name.removeprefix('part-')}"
-    return Path(settings.lake_dir) / table / f"ingest_date={ingest_date.isoformat()}" / name
+@dataclass(frozen=True)
+class Loaded:
+    """What a run's load committed."""
+
+    documents: int
+    articles: int
+    boilerplate: int
+    quarantined: int
+    duplicates: int  # staged documents dropped as loaded already, or staged twice
+    files: int  # lake files published
 
 
-def _rel(settings: Settings, path: Path) -> str:
-    return str(Path(path).resolve().relative_to(Path(settings.warehouse).resolve()))
+@dataclass(frozen=True)
+class Recovered:
+    """What ``recover`` finished of runs that died."""
+
+    published: int = 0  # lake files of a committed run renamed into place
+    discarded_runs: int = 0  # runs that never committed: their staged parts deleted
+    interrupted_runs: int = 0  # loaded runs that never finished, now marked 'interrupted'
+
+    def __bool__(self) -> bool:
+        return bool(self.published or self.discarded_runs or self.interrupted_runs)
 
 
-def _chunks(batches: list[dict]) -> list[dict]:
+def _chunks(batches: list[BatchResult]) -> list[dict]:
     """One unit per staged chunk: its parts by table, and the ingest date its lake files get."""
-    return [{"parts": dict(c), "ingest_date": b.get("ingest_date")} for b in batches for c in b["chunks"]]
+    return [{"parts": dict(c), "ingest_date": b.recleaned_date} for b in batches for c in b.chunks]
 
 
 def _parts(chunks: list[dict], table: str) -> list[str]:
@@ -133,7 +151,7 @@ def _drop_loaded(con, chunks: list[dict]) -> int:
                 key = pa.array(range(t.num_rows)) if column == "__row__" else t[column]
                 t = t.filter(pc.invert(pc.is_in(key, value_set=pa.array(sorted(values)))))
                 if t.num_rows:
-                    write_parquet_atomic(t, path)
+                    write_parquet(t, path)
                 else:
                     os.unlink(path)
                     del c["parts"][table]
@@ -150,39 +168,23 @@ def _add_line_counts(con, parts: list[str]) -> None:
     con.execute("DROP TABLE new_line_counts")
 
 
-def frequent_lines(settings: Settings, run_id: str, min_docs: int) -> str | None:
-    """Write the lines earlier runs counted in at least ``min_docs`` documents of a source to a
-    Parquet file in the run's staging dir, for the batch tasks; None if there are none."""
-    if not Path(settings.db_path).exists():
-        return None
-    path = Path(settings.staging_dir) / run_id / "plan" / "frequent_lines.parquet"
-    con = connect(settings.db_path, read_only=True, wait_seconds=default_wait_seconds())
-    try:
-        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'line_counts'").fetchone()[0]:
-            return None
-        table = con.execute("SELECT source_name, line_key FROM meta.line_counts WHERE n_docs >= ?", [min_docs]).to_arrow_table()
-    finally:
-        con.close()
-    if not table.num_rows:
-        return None
-    write_parquet_atomic(table, path)
-    return str(path)
-
-
 # The transaction's new rows stay in DuckDB's buffers up to its memory limit before they are written
 # out, and more memory does not make the load faster: a low limit only bounds the peak RSS.
 LOAD_MEMORY_LIMIT = "256MB"
 
 
-def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
-             replace: tuple[str, ...] = ()) -> dict:
+def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list[BatchResult],
+             full_refresh: bool = False) -> Loaded:
     """Insert staged parts, the lake file list and the run record in one transaction; then publish.
 
-    Tables in ``replace`` (a rebuild) lose their previous rows in the same transaction; their old
-    lake files are retired and deleted once the transaction has committed.
+    With ``full_refresh`` the articles and boilerplate lose their previous rows in the same
+    transaction (the batches cleaned every kept document again); their old lake files are retired
+    and deleted once the transaction has committed.
     """
+    run_id = run.run_id
+    replace = REBUILT_TABLES if full_refresh else ()
     memory_limit = os.environ.get("NEWS_ETL_DUCKDB_MEMORY", LOAD_MEMORY_LIMIT)
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds(), memory_limit=memory_limit)
+    con = connect(layout, wait_seconds=default_wait_seconds(), memory_limit=memory_limit)
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
@@ -209,7 +211,7 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
                 by_date: dict[date, list[str]] = {}
                 for c in chunks:
                     if table in c["parts"]:
-                        by_date.setdefault(c["ingest_date"] or ingest_date, []).append(c["parts"][table])
+                        by_date.setdefault(c["ingest_date"] or run.ingest_date, []).append(c["parts"][table])
                 exclude = f" EXCLUDE ({', '.join(FILE_ONLY_COLUMNS[table])})" if table in FILE_ONLY_COLUMNS else ""
                 for day, parts in sorted(by_date.items()):
                     con.execute(
@@ -218,13 +220,15 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
                         [day, parts],
                     )
                     for staged in parts:
-                        target = lake_path(settings, table, day, run_id, staged)
-                        files.append((run_id, table, _rel(settings, Path(staged)), _rel(settings, target), pq.read_metadata(staged).num_rows))
+                        target = layout.lake_file(table, day, run_id, staged)
+                        files.append((run_id, table, layout.relative(staged), layout.relative(target), pq.read_metadata(staged).num_rows))
                 counts[table] = con.execute(f"SELECT count(*) FROM lake.{table} WHERE run_id = ?", [run_id]).fetchone()[0]
             if files:
                 con.executemany("INSERT INTO meta.lake_files VALUES (?, ?, ?, ?, ?)", files)
-            row = {**run_row, "articles_out": counts["articles"], "duplicates": duplicates,
-                   "quarantined": counts["quarantine"], "boilerplate_lines": counts["boilerplate"], "status": "loaded"}
+            row = {"run_id": run_id, "started_at": run.started_at, "inputs": plan.inputs, "inputs_found": plan.found,
+                   "inputs_unchanged": plan.unchanged, "documents_in": sum(b.documents + b.quarantined for b in batches),
+                   "articles_out": counts["articles"], "duplicates": duplicates, "quarantined": counts["quarantine"],
+                   "boilerplate_lines": counts["boilerplate"], "status": "loaded"}
             con.execute(f"INSERT INTO meta.runs BY NAME SELECT {', '.join(f'${k} AS {k}' for k in row)}", row)
             crash_point("before_commit")
             con.execute("COMMIT")
@@ -234,29 +238,29 @@ def load_run(settings: Settings, run_id: str, ingest_date: date, batches: list[d
     finally:
         con.close()
     crash_point("after_commit")
-    retire(settings)
-    publish(settings, files)
+    retire(layout)
+    publish(layout, files)
     crash_point("after_publish")
-    shutil.rmtree(Path(settings.staging_dir) / run_id, ignore_errors=True)
-    return {"counts": counts, "duplicates": duplicates, "files": len(files)}
+    shutil.rmtree(layout.run_staging(run_id), ignore_errors=True)
+    return Loaded(counts["documents"], counts["articles"], counts["boilerplate"], counts["quarantine"], duplicates, len(files))
 
 
-def retire(settings: Settings) -> int:
+def retire(layout: WarehouseLayout) -> int:
     """Delete lake files a committed rebuild replaced."""
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
+    con = connect(layout, wait_seconds=default_wait_seconds())
     try:
         paths = [r[0] for r in con.execute("SELECT lake_path FROM meta.retired_files").fetchall()]
         for path in paths:
-            Path(settings.warehouse, path).unlink(missing_ok=True)
+            (layout.root / path).unlink(missing_ok=True)
         con.execute("DELETE FROM meta.retired_files")
     finally:
         con.close()
     return len(paths)
 
 
-def publish(settings: Settings, files: list[tuple]) -> None:
+def publish(layout: WarehouseLayout, files: list[tuple]) -> None:
     """Move committed staged parts to their lake paths (one atomic rename per file)."""
-    root = Path(settings.warehouse)
+    root = layout.root
     dirs = set()
     for _run, _table, staged, target, _n in files:
         src, dst = root / staged, root / target
@@ -269,16 +273,16 @@ def publish(settings: Settings, files: list[tuple]) -> None:
         fsync_dir(d)
 
 
-def recover(settings: Settings) -> dict:
+def recover(layout: WarehouseLayout) -> Recovered:
     """Finish what a killed run left: roll committed-but-unpublished parts forward, delete staged
     parts of runs that never committed, mark loaded runs that never finished as interrupted.
     Call it holding the warehouse lock: every staged run is then a dead one."""
-    staging = Path(settings.staging_dir)
-    if not Path(settings.db_path).exists():
+    staging = layout.staging
+    if not layout.database.exists():
         shutil.rmtree(staging, ignore_errors=True)
-        return {"published": 0, "discarded_runs": 0, "interrupted_runs": 0}
+        return Recovered()
     pending_runs = [p.name for p in staging.iterdir() if p.is_dir()] if staging.exists() else []
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
+    con = connect(layout, wait_seconds=default_wait_seconds())
     try:
         ensure_tables(con)
         files = con.execute(
@@ -290,17 +294,17 @@ def recover(settings: Settings) -> dict:
         ).fetchone()[0]
     finally:
         con.close()
-    retire(settings)
-    publish(settings, files)
+    retire(layout)
+    publish(layout, files)
     committed = {f[0] for f in files}
     for run in pending_runs:
         shutil.rmtree(staging / run, ignore_errors=True)
-    return {"published": len(files), "discarded_runs": len(set(pending_runs) - committed), "interrupted_runs": interrupted}
+    return Recovered(len(files), len(set(pending_runs) - committed), interrupted)
 
 
-def models_current(settings: Settings, run_id: str) -> bool:
+def models_current(layout: WarehouseLayout, run_id: str) -> bool:
     """True when the run before ``run_id`` succeeded, i.e. the marts match the lake."""
-    con = connect(settings.db_path, read_only=True, wait_seconds=default_wait_seconds())
+    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
     try:
         row = con.execute("SELECT status FROM meta.runs WHERE run_id <> ? ORDER BY started_at DESC LIMIT 1", [run_id]).fetchone()
     finally:
@@ -308,9 +312,9 @@ def models_current(settings: Settings, run_id: str) -> bool:
     return bool(row) and row[0] == "succeeded"
 
 
-def finish_run(settings: Settings, run_id: str, status: str | None, step_seconds: dict, error: str | None = None) -> None:
+def finish_run(layout: WarehouseLayout, run_id: str, status: str | None, step_seconds: dict, error: str | None = None) -> None:
     """Record how a loaded run ended: status ('succeeded' unless given), end time, seconds per step."""
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
+    con = connect(layout, wait_seconds=default_wait_seconds())
     try:
         ensure_tables(con)
         con.execute(
@@ -325,6 +329,6 @@ def finish_run(settings: Settings, run_id: str, status: str | None, step_seconds
 
 
 @task(name="load")
-def load_task(settings: Settings, run_id: str, ingest_date: date, batches: list[dict], run_row: dict,
-              replace: tuple[str, ...] = ()) -> dict:
-    return load_run(settings, run_id, ingest_date, batches, run_row, replace)
+def load_task(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list[BatchResult],
+              full_refresh: bool = False) -> Loaded:
+    return load_run(layout, run, plan, batches, full_refresh)

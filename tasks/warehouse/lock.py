@@ -1,6 +1,6 @@
 """One writer per warehouse: an exclusive lock file that names its holder.
 
-The lock is an ``flock`` on ``<warehouse>/.lock``; the kernel drops it when the holding process
+The lock is an ``flock`` on the warehouse's ``.lock`` file; the kernel drops it when the holding process
 dies, so a lock file left by a killed run is stale by construction and the next run takes it
 over. The file's content (pid, host, run id, start time) is only there to say who holds it.
 """
@@ -13,7 +13,8 @@ import os
 import socket
 import time
 from datetime import datetime, timezone
-from pathlib import Path
+
+from ..layout import WarehouseLayout
 
 
 class WarehouseBusy(RuntimeError):
@@ -21,8 +22,8 @@ class WarehouseBusy(RuntimeError):
 
 
 class WarehouseLock:
-    def __init__(self, warehouse: str | Path, run_id: str = "", wait_seconds: float = 0.0):
-        self.path = Path(warehouse) / ".lock"
+    def __init__(self, layout: WarehouseLayout, run_id: str = "", wait_seconds: float = 0.0):
+        self.path = layout.lock
         self.run_id = run_id
         self.wait_seconds = wait_seconds
         self.took_over: dict | None = None

@@ -2,9 +2,11 @@
 
 ``sql/staging/*.sql`` become views in schema ``staging``, ``sql/marts/*.sql`` tables in schema
 ``marts``; the order comes from the tables each query reads (DuckDB's own parser), never from a
-hand-kept list. ``sql/tests/*.sql`` return offending rows: any row fails the build. Each file
-starts with a header comment (``-- model: …`` / ``-- column <name>: …``) that documents it and
-generates ``docs/models.md``.
+hand-kept list. Each file starts with a header comment (``-- model: …`` / ``-- column <name>: …``)
+that documents it and generates ``docs/models.md``; it also declares the model's generic data
+tests (``-- test unique: a, b``, ``-- test not_null: a``, ``-- test relationships: a ->
+marts.x.b``), whose SQL is generated here. ``sql/tests/*.sql`` are the custom data tests. A data
+test returns offending rows: any row fails the build.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 import duckdb
 from prefect import task
 
+from ..layout import WarehouseLayout
 from .database import connect, default_wait_seconds
-from ..settings import Settings
 
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"  # the repository's sql/, or the installed package's
 MATERIALIZATION = {"staging": "VIEW", "marts": "TABLE"}
+GENERIC_TESTS = ("unique", "not_null", "relationships")
 SHOW_ROWS = 5
 
 
@@ -37,6 +41,7 @@ class DataTestFailure(ModelError):
 class Header:
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
+    tests: tuple[tuple[str, str], ...] = ()  # (kind, arguments) of each ``-- test <kind>: <arguments>``
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,13 @@ class Model:
 
 
 _HEADER_LINE = re.compile(r"--\s?(?P<text>.*)")
-_ENTRY = re.compile(r"(?P<key>model|test|column\s+(?P<col>[A-Za-z_][A-Za-z0-9_]*))\s*:\s*(?P<text>.*)")
+_ENTRY = re.compile(r"(?P<key>model|test(?:\s+(?P<kind>\w+))?|column\s+(?P<col>[A-Za-z_][A-Za-z0-9_]*))\s*:\s*(?P<text>.*)")
 
 
 def parse_header(sql: str) -> Header:
-    """Read the leading ``--`` comment: ``model:``/``test:`` and ``column <name>:`` entries;
-    an indented comment line continues the previous entry."""
-    description, columns, current = [], {}, None
+    """Read the leading ``--`` comment: ``model:``/``test:``, ``column <name>:`` and ``test <kind>:``
+    entries; an indented comment line continues the previous entry."""
+    description, columns, tests, current = [], {}, [], None
     for line in sql.splitlines():
         line = line.strip()
         if not line:
@@ -79,6 +84,9 @@ def parse_header(sql: str) -> Header:
             if entry.group("col"):
                 current = entry.group("col")
                 columns[current] = entry.group("text").strip()
+            elif entry.group("kind"):
+                current = None
+                tests.append((entry.group("kind"), entry.group("text").strip()))
             else:
                 current = None
                 description.append(entry.group("text").strip())
@@ -86,7 +94,7 @@ def parse_header(sql: str) -> Header:
             columns[current] = f"{columns[current]} {text.strip()}".strip()
         elif description:
             description.append(text.strip())
-    return Header(" ".join(d for d in description if d), columns)
+    return Header(" ".join(d for d in description if d), columns, tuple(tests))
 
 
 def _read_sql(path: Path) -> str:
@@ -224,9 +232,8 @@ def select_models(models: list[Model], select: list[str] | None, existing: set[s
     return [m for m in models if m.qualified in wanted]
 
 
-def build_models(con, sql_dir: Path, select: list[str] | None = None) -> list[Model]:
-    """Create the (selected) models in dependency order on an open connection."""
-    models = select_models(discover_models(sql_dir), select, _existing(con))
+def build_models(con, models: list[Model]) -> None:
+    """Create ``models`` in the order given on an open connection."""
     for schema in MATERIALIZATION:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for m in models:
@@ -234,7 +241,65 @@ def build_models(con, sql_dir: Path, select: list[str] | None = None) -> list[Mo
             con.execute(f"CREATE OR REPLACE {MATERIALIZATION[m.schema]} {m.qualified} AS {m.sql}")
         except duckdb.Error as exc:
             raise ModelError(f"{m.path}: {exc}") from None
-    return models
+
+
+@dataclass(frozen=True)
+class DataTest:
+    """A query returning offending rows: declared in a model's header, or a file in ``sql/tests/``."""
+
+    name: str
+    sql: str
+    description: str
+    path: Path  # the file that declares it
+
+
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RELATIONSHIP = re.compile(r"(?P<col>\w+)\s*->\s*(?P<schema>\w+)\.(?P<table>\w+)\.(?P<to>\w+)")
+
+
+def _columns(m: Model, arguments: str) -> list[str]:
+    columns = [c.strip() for c in arguments.split(",")]
+    if not all(_COLUMN.fullmatch(c) for c in columns):
+        raise ModelError(f"{m.path}: cannot read the columns of test {arguments!r} (expected e.g. 'doc_id' or 'a, b')")
+    return columns
+
+
+def generic_test(m: Model, kind: str, arguments: str) -> DataTest:
+    """The SQL of a generic test a model's header declares (``-- test <kind>: <arguments>``)."""
+    if kind == "unique":
+        cols = _columns(m, arguments)
+        keys = ", ".join(f'"{c}"' for c in cols)
+        return DataTest(f"unique_{m.name}_{'_'.join(cols)}",
+                        f"select {keys}, count(*) as n_rows from {m.qualified} group by all having count(*) > 1",
+                        f"{m.qualified} has one row per ({', '.join(cols)}).", m.path)
+    if kind == "not_null":
+        cols = _columns(m, arguments)
+        return DataTest(f"not_null_{m.name}_{'_'.join(cols)}",
+                        f"select * from {m.qualified} where " + " or ".join(f'"{c}" is null' for c in cols),
+                        f"no {', '.join(cols)} in {m.qualified} is null.", m.path)
+    if kind == "relationships":
+        r = _RELATIONSHIP.fullmatch(arguments)
+        if not r:
+            raise ModelError(f"{m.path}: cannot read test relationships: {arguments!r} (expected 'column -> schema.model.column')")
+        col, parent, to = r["col"], f"{r['schema']}.{r['table']}", r["to"]
+        return DataTest(f"relationships_{m.name}_{col}",
+                        f'select c."{col}" from {m.qualified} c anti join {parent} p on p."{to}" = c."{col}" where c."{col}" is not null',
+                        f"every {col} of {m.qualified} is in {parent}.{to}.", m.path)
+    raise ModelError(f"{m.path}: unknown test {kind!r} (generic tests: {', '.join(GENERIC_TESTS)})")
+
+
+def data_tests(sql_dir: Path, models: list[Model]) -> list[DataTest]:
+    """The generic tests the models declare and the custom tests in ``sql/tests/``, by name."""
+    tests = [generic_test(m, kind, arguments) for m in models for kind, arguments in m.header.tests]
+    for path in sorted((Path(sql_dir) / "tests").glob("*.sql")):
+        sql = _read_sql(path)
+        tests.append(DataTest(path.stem, sql, parse_header(sql).description, path))
+    by_name: dict[str, DataTest] = {}
+    for t in tests:
+        if t.name in by_name:
+            raise ModelError(f"two data tests named {t.name}: in {by_name[t.name].path} and {t.path}")
+        by_name[t.name] = t
+    return sorted(tests, key=lambda t: t.name)
 
 
 def _show(value, width: int = 80) -> str:
@@ -243,35 +308,33 @@ def _show(value, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def run_data_tests(con, sql_dir: Path, only_reading: set[str] | None = None, max_rows: int = SHOW_ROWS) -> list[str]:
-    """Run ``sql/tests/*.sql``; with only_reading, just the tests that read one of those tables
-    and no model that has not been built yet.
+def run_data_tests(con, tests: list[DataTest], only_reading: set[str] | None = None, max_rows: int = SHOW_ROWS) -> list[str]:
+    """Run the data tests; with only_reading, just those that read one of those tables and no
+    model that has not been built yet.
 
     Returns the names of the tests run; raises DataTestFailure naming each failing test with its
     number of offending rows and the first ones."""
     failures, ran = [], []
     existing = _existing(con)
-    for path in sorted((Path(sql_dir) / "tests").glob("*.sql")):
-        sql = _read_sql(path)
+    for t in tests:
         if only_reading is not None:
-            reads = {t for t in tables_read(sql) if t.partition(".")[0] in MATERIALIZATION}
+            reads = {r for r in tables_read(t.sql) if r.partition(".")[0] in MATERIALIZATION}
             if not reads & only_reading or reads - existing:
                 continue
-        ran.append(path.stem)
+        ran.append(t.name)
         try:
-            cur = con.execute(f"SELECT *, count(*) OVER () AS __offending FROM ({sql}) LIMIT {int(max_rows)}")
+            cur = con.execute(f"SELECT *, count(*) OVER () AS __offending FROM ({t.sql}) LIMIT {int(max_rows)}")
             rows = cur.fetchall()
         except duckdb.Error as exc:
-            failures.append(f"data test {path.stem} ({path}) could not run: {exc}")
+            failures.append(f"data test {t.name} ({t.path}) could not run: {exc}")
             continue
         if not rows:
             continue
         columns, n = [d[0] for d in cur.description[:-1]], rows[0][-1]
         shown = "\n".join("    " + ", ".join(f"{c}={_show(v)}" for c, v in zip(columns, r)) for r in rows)
         more = f"\n    … and {n - len(rows)} more" if n > len(rows) else ""
-        description = parse_header(sql).description
         failures.append(
-            f"data test {path.stem} failed ({description or path}): {n} offending row{'s' if n != 1 else ''}:\n{shown}{more}"
+            f"data test {t.name} failed ({t.description or t.path}): {n} offending row{'s' if n != 1 else ''}:\n{shown}{more}"
         )
     if failures:
         raise DataTestFailure("\n".join(failures))
@@ -279,33 +342,36 @@ def run_data_tests(con, sql_dir: Path, only_reading: set[str] | None = None, max
 
 
 def build_on(con, sql_dir: Path, select: list[str] | None = None, stemmer: str | None = "german",
-             warehouse: Path | None = None) -> list[Model]:
+             layout: WarehouseLayout | None = None) -> list[Model]:
     """Build models, run the data tests touching them and bring the search index up to date
-    (given the ``warehouse`` directory, whose lake files it reads, and a ``stemmer``), in one
+    (given the ``layout`` of the warehouse, whose lake files it reads, and a ``stemmer``), in one
     transaction on ``con``: all or nothing."""
     con.execute("SET enable_progress_bar = false")  # it would interleave with the flow's own output
+    models = discover_models(sql_dir)
+    tests = data_tests(sql_dir, models)
     con.execute("BEGIN TRANSACTION")
     try:
-        models = build_models(con, sql_dir, select)
-        built = {m.qualified for m in models}
-        run_data_tests(con, sql_dir, None if select is None else built)
-        if warehouse and stemmer and "marts.articles" in built:
+        selected = select_models(models, select, _existing(con))
+        build_models(con, selected)
+        built = {m.qualified for m in selected}
+        run_data_tests(con, tests, None if select is None else built)
+        if layout and stemmer and "marts.articles" in built:
             from .search import update_index
 
-            update_index(con, warehouse, stemmer)
+            update_index(con, layout, stemmer)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return models
+    return selected
 
 
-def build(settings: Settings, select: list[str] | None = None) -> list[Model]:
+def build(layout: WarehouseLayout, select: list[str] | None = None, sql_dir: Path = SQL_DIR) -> list[Model]:
     """Build every model (or ``select``: those models plus missing dependencies), run the data
     tests and update the search index, in one transaction."""
-    con = connect(settings.db_path, wait_seconds=default_wait_seconds())
+    con = connect(layout, wait_seconds=default_wait_seconds())
     try:
-        return build_on(con, settings.sql_dir, select, settings.extra.get("stemmer", "german"), settings.warehouse)
+        return build_on(con, sql_dir, select, layout=layout)
     finally:
         con.close()
 
@@ -341,14 +407,22 @@ def render_docs(sql_dir: Path) -> str:
         if m.header.description:
             lines += [m.header.description, ""]
         lines += ["| column | description |", "|---|---|"]
-        lines += [f"| `{c}` | {d.replace('|', '&#124;')} |" for c, d in m.header.columns.items()]
-    lines += ["", "## Data tests", "", "Each returns the offending rows; any row fails the build.", "",
-              "| test | checks |", "|---|---|"]
-    for path in sorted((sql_dir / "tests").glob("*.sql")):
-        lines.append(f"| `{path.stem}` | {parse_header(_read_sql(path)).description.replace('|', '&#124;')} |")
+        lines += [f"| `{c}` | {_cell(d)} |" for c, d in m.header.columns.items()]
+        if m.header.tests:
+            lines += ["", "Tests: " + "; ".join(f"{kind} `{arguments}`" for kind, arguments in m.header.tests) + "."]
+    lines += ["", "## Data tests", "",
+              "Each returns the offending rows; any row fails the build. Generic tests are declared in the",
+              "models' headers (`-- test unique|not_null|relationships: …`), custom ones are `sql/tests/*.sql`.", "",
+              "| test | declared in | checks |", "|---|---|---|"]
+    for t in data_tests(sql_dir, models):
+        lines.append(f"| `{t.name}` | `{t.path.relative_to(sql_dir.parent)}` | {_cell(t.description)} |")
     return "\n".join(lines) + "\n"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "&#124;")
+
+
 @task(name="model")
-def model_task(settings: Settings, select: list[str] | None = None) -> list[str]:
-    return [m.qualified for m in build(settings, select)]
+def model_task(layout: WarehouseLayout, select: list[str] | None = None, sql_dir: Path = SQL_DIR) -> list[str]:
+    return [m.qualified for m in build(layout, select, sql_dir)]

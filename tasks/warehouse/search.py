@@ -1,6 +1,6 @@
 """Full-text search over ``marts.articles``: a BM25 index in schema ``search``, updated incrementally.
 
-The batch tasks count each article's words on the workers (``many_word_counts``) and keep them in
+The batch tasks count each article's words on the workers (``tasks/ingest/words.py``) and keep them in
 the lake's Parquet files (``articles`` columns ``words`` / ``word_counts``; DuckDB's lake table
 leaves them out). The model step reads the files of articles not indexed yet (``meta.lake_files``)
 and adds them: ``search.documents`` (number and length per document), ``search.words`` (each
@@ -15,22 +15,16 @@ it loaded, not the size of the warehouse. Queries stem their words and score wit
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..ingest.fingerprint import groups, word_spans
+from ..ingest.words import WORD
+from ..layout import WarehouseLayout
+from .database import connect, fts_extension_path
 
-# .database (DuckDB) is imported where it is used: the batch workers import this module for the
-# word counts only, and DuckDB would add to the memory of each of them.
-
-WORD = re.compile(r"[^\W_]+")  # letters and digits; the SQL side uses [\p{L}\p{N}]+
-SQL_WORD = r"[\p{L}\p{N}]+"
+SQL_WORD = r"[\p{L}\p{N}]+"  # the words of ingest/words.py's WORD
 
 INDEX_DDL = [
     "CREATE SCHEMA IF NOT EXISTS search",
@@ -63,79 +57,13 @@ GROUP BY d.doc_id
 """
 
 
-def word_counts(*texts: str | None) -> tuple[list[str], list[int]]:
-    """The distinct lower-cased words of the texts and how often each occurs."""
-    counts = Counter(WORD.findall("\n".join(t for t in texts if t).lower()))
-    return list(counts), list(counts.values())
-
-
-_alnum: np.ndarray | None = None
-
-
-def _alnum_table() -> np.ndarray:
-    global _alnum
-    if _alnum is None:  # the characters WORD matches (str.isalnum), by code point: runs of them, found by
-        # WORD itself in a string of every code point (a Python call per code point takes 0.2 s)
-        edges = np.zeros(0x110001, dtype=np.int8)
-        for m in WORD.finditer("".join(map(chr, range(0x110000)))):
-            edges[m.start()] += 1
-            edges[m.end()] -= 1
-        _alnum = np.cumsum(edges[:-1]).astype(bool)
-    return _alnum
-
-
-def many_word_counts(texts: Iterable[str], chunk_chars: int = 1 << 18) -> tuple[pa.ListArray, pa.ListArray]:
-    """``word_counts`` of each text (words in another order) as Arrow columns ``list<string>`` and
-    ``list<int32>``, vectorised with numpy over about ``chunk_chars`` characters at a time: a
-    regex and a Counter per article would cost more than cleaning it."""
-    words: list[pa.Array] = []
-    counts: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
-    for group in groups((text.lower() for text in texts), chunk_chars):
-        for out, part in zip((words, counts, lengths), _group_word_counts(group)):
-            out.append(part)
-    offsets = pa.array(np.concatenate(([0], np.cumsum(np.concatenate(lengths)) if lengths else [])).astype(np.int32))
-    values = pa.concat_arrays(words) if words else pa.array([], pa.string())
-    count_values = pa.array(np.concatenate(counts) if counts else [], pa.int32())
-    return pa.ListArray.from_arrays(offsets, values), pa.ListArray.from_arrays(offsets, count_values)
-
-
-def _group_word_counts(lowered: list[str]) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """The group's words and their counts, text after text, and the number of words of each text."""
-    joined = "\n".join(lowered) + "\n"
-    try:
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:  # lone surrogates: no code point per character
-        pairs = [word_counts(t) for t in lowered]
-        return (pa.array([w for ws, _ in pairs for w in ws], pa.string()), np.array([c for _, cs in pairs for c in cs]),
-                np.array([len(ws) for ws, _ in pairs]))
-    starts, ends, hashes = word_spans(codes, _alnum_table())
-    if not len(starts):
-        return pa.array([], pa.string()), np.empty(0, dtype=np.int32), np.zeros(len(lowered), dtype=np.int64)
-    text_starts = np.concatenate(([0], np.cumsum([len(t) + 1 for t in lowered])[:-1]))
-    text_of = np.searchsorted(text_starts, starts, side="right") - 1
-    order = np.lexsort((hashes, text_of))
-    t_sorted, h_sorted = text_of[order], hashes[order]
-    first = np.flatnonzero(np.concatenate(([True], (t_sorted[1:] != t_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1]))))
-    counts = np.diff(np.append(first, len(order)))
-    # each distinct word of the group sliced out once, then taken by the texts that hold it
-    vocab_hashes, vocab_of = np.unique(h_sorted[first], return_inverse=True)
-    sample = np.empty(len(vocab_hashes), dtype=np.int64)
-    sample[vocab_of] = order[first]
-    vocab = pa.array([joined[s:e] for s, e in zip(starts[sample].tolist(), ends[sample].tolist())], pa.string())
-    bounds = np.searchsorted(t_sorted[first], np.arange(len(lowered) + 1))
-    return vocab.take(pa.array(vocab_of)), counts, np.diff(bounds)
-
-
 def load_fts(con) -> None:
-    from .database import fts_extension_path
-
     con.execute(f"LOAD '{fts_extension_path()}'")
 
 
-def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
-    """Bring the index up to date with ``staging.stg_articles``, reading the words from the lake
-    files under ``warehouse``; part of the caller's transaction. Returns the documents added and
+def update_index(con, layout: WarehouseLayout, stemmer: str = "german") -> dict:
+    """Bring the index up to date with ``staging.stg_articles``, reading the words from the
+    warehouse's lake files; part of the caller's transaction. Returns the documents added and
     dropped."""
     if not re.fullmatch(r"[a-z]+", stemmer):
         raise ValueError(f"bad stemmer name {stemmer!r}")
@@ -155,7 +83,7 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
         stale = "SELECT docno FROM search_diff WHERE docno IS NOT NULL"
         con.execute(f"DELETE FROM search.postings WHERE docno IN ({stale})")
         con.execute(f"DELETE FROM search.documents WHERE docno IN ({stale})")
-    files = [str(Path(warehouse) / p) for (p,) in con.execute(
+    files = [str(layout.root / p) for (p,) in con.execute(
         """SELECT DISTINCT lake_path FROM meta.lake_files WHERE table_name = 'articles'
            AND run_id IN (SELECT run_id FROM search_diff WHERE docno IS NULL)
            ORDER BY lake_path""").fetchall()]
@@ -163,9 +91,9 @@ def update_index(con, warehouse: str | Path, stemmer: str = "german") -> dict:
     if files:
         # A new article's docno follows from its place in the files (the first docno of its file
         # plus its row number there), so the postings need no join with search.documents on the
-        # 64-character doc_id (at a million articles that join outgrew the memory limit), and each
-        # statement reads the words from the files (copying them into a temporary table first
-        # took longer than the three reads). Rows the filter leaves out leave gaps in docno.
+        # 64-character doc_id, whose memory grows with the warehouse; and each statement reads the
+        # words from the files rather than from a temporary copy. Rows the filter leaves out leave
+        # gaps in docno.
         base = con.execute("SELECT coalesce(max(docno), 0) FROM search.documents").fetchone()[0]
         firsts = np.cumsum([0] + [pq.read_metadata(f).num_rows for f in files[:-1]]) + base + 1
         con.execute("CREATE OR REPLACE TEMP TABLE search_files AS SELECT unnest($files) AS filename, unnest($firsts) AS first_docno",
@@ -246,10 +174,8 @@ def search(con, query: str, limit: int = 10) -> list[Hit]:
     return [Hit(score, doc_id, title, snippet(con, body, query, stemmer)) for score, doc_id, title, body in rows]
 
 
-def search_warehouse(warehouse: str | Path, query: str, limit: int = 10, wait_seconds: float = 10.0) -> list[Hit]:
-    from .database import connect
-
-    con = connect(Path(warehouse) / "news.duckdb", read_only=True, wait_seconds=wait_seconds)
+def search_warehouse(layout: WarehouseLayout, query: str, limit: int = 10, wait_seconds: float = 10.0) -> list[Hit]:
+    con = connect(layout, read_only=True, wait_seconds=wait_seconds)
     try:
         return search(con, query, limit)
     finally:

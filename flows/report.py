@@ -1,0 +1,74 @@
+"""The end of a run: its record in ``meta.runs`` and ``marts.runs``, and its summary for the
+command line and the Prefect UI (a table artifact)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from prefect.artifacts import create_table_artifact
+
+from news_etl.tasks.ingest.batch import BatchResult
+from news_etl.tasks.layout import WarehouseLayout
+from news_etl.tasks.options import RunContext
+from news_etl.tasks.warehouse.export import export_marts
+from news_etl.tasks.warehouse.load import Loaded, finish_run
+from news_etl.tasks.warehouse.model import build as build_models
+from news_etl.tasks.warehouse.plan import Plan
+
+
+def record_run(layout: WarehouseLayout, run_id: str, step_seconds: dict, logger) -> None:
+    """Close the run's record in meta.runs and refresh the ``runs`` mart and its export."""
+    try:
+        finish_run(layout, run_id, None, step_seconds)
+        build_models(layout, ["runs"])
+        export_marts(layout, ["runs"])
+    except Exception as exc:  # the run's data is committed; a stale runs mart must not fail it
+        logger.warning("could not refresh marts.runs: %s", exc)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did, as the CLI prints it and the run's Prefect artifact shows it."""
+
+    run_id: str
+    warehouse: str
+    inputs_found: int
+    inputs_unchanged: int
+    batches: int
+    recleaned_documents: int
+    documents_in: int
+    articles_out: int
+    duplicates: int
+    quarantined: int
+    boilerplate_lines: int
+    models: int
+    exports: int
+    step_seconds: dict[str, float]
+
+    @classmethod
+    def of(cls, layout: WarehouseLayout, run: RunContext, plan: Plan, results: list[BatchResult], loaded: Loaded,
+           models: int, exports: int, step_seconds: dict[str, float]) -> RunSummary:
+        return cls(run.run_id, str(layout.root), plan.found, plan.unchanged, plan.n_batches,
+                   sum(r.documents for r in results if r.recleaned_date), sum(r.documents + r.quarantined for r in results),
+                   loaded.articles, loaded.duplicates, loaded.quarantined, loaded.boilerplate, models, exports, step_seconds)
+
+    def line(self) -> str:
+        return (f"run {self.run_id}: {self.inputs_found} inputs found ({self.inputs_unchanged} unchanged, skipped), "
+                f"{self.documents_in} documents in, {self.articles_out} articles out, "
+                f"{self.duplicates} duplicates skipped, {self.quarantined} quarantined, "
+                f"{self.boilerplate_lines} boilerplate lines removed"
+                + (f", {self.recleaned_documents} kept documents cleaned again" if self.recleaned_documents else "")
+                + f" -> {self.warehouse}")
+
+
+def report(summary: RunSummary, logger) -> RunSummary:
+    facts = {k: v for k, v in dataclasses.asdict(summary).items() if k != "step_seconds"}
+    create_table_artifact(
+        key="etl-run-summary",
+        table=[{"metric": k, "value": str(v)} for k, v in facts.items()]
+        + [{"metric": f"seconds.{k}", "value": str(v)} for k, v in summary.step_seconds.items()],
+        description=f"news-etl run {summary.run_id}",
+    )
+    logger.info("%s", summary.line())
+    return summary

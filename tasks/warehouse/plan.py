@@ -1,0 +1,145 @@
+"""What a run has to do, from its inputs and what the warehouse already holds: the ``Plan``.
+
+The inputs are walked into a Parquet list, DuckDB drops the files the manifest ``meta.inputs``
+holds with the same size and mtime, and batches are cut from the sorted rest, so memory does not
+grow with the number of inputs. A full refresh also cleans the raw documents the lake keeps
+again; and the lines earlier runs found frequent are handed to the batch tasks in a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow.parquet as pq
+from prefect import task
+
+from ..ingest.inputs import FILE_SCHEMA, InputFile, files_table, split_jsonl, walk
+from ..ingest.lake import write_parquet
+from ..ingest.quarantine import Quarantined
+from ..layout import WarehouseLayout
+from ..options import RunOptions
+from .database import connect, default_wait_seconds
+
+WALK_CHUNK = 50_000  # input files per write of the candidates list
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The work of one run, decided before any document is read."""
+
+    inputs: list[str]  # the files and directories walked
+    batches: list[str]  # batch files of the new or changed input files
+    kept: list[str] = field(default_factory=list)  # lake documents files to clean again (full refresh)
+    rejected: list[Quarantined] = field(default_factory=list)  # inputs that cannot be read at all
+    found: int = 0  # input files found
+    unchanged: int = 0  # of those, already loaded with the same size and mtime
+    frequent_lines: str | None = None  # Parquet file of the lines earlier runs found frequent
+
+    @property
+    def n_batches(self) -> int:
+        return len(self.batches) + len(self.kept)
+
+
+def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
+    candidates = layout.candidates_file(run_id)
+    candidates.parent.mkdir(parents=True, exist_ok=True)
+    rejected: list[Quarantined] = []
+    found = 0
+    with pq.ParquetWriter(candidates, FILE_SCHEMA) as writer:
+        chunk: list[InputFile] = []
+        for item in walk(options.inputs):
+            if isinstance(item, Quarantined):
+                rejected.append(item)
+                continue
+            chunk.append(item)
+            if len(chunk) >= WALK_CHUNK:
+                writer.write_table(files_table([f.__dict__ for f in chunk]))
+                found += len(chunk)
+                chunk = []
+        writer.write_table(files_table([f.__dict__ for f in chunk]))
+        found += len(chunk)
+    batches, new = _new_files_in_batches(options, layout, run_id, candidates)
+    return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], rejected, found, found - new,
+                _frequent_lines(layout, run_id, options.repeat_min_docs))
+
+
+def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: str, candidates) -> tuple[list[str], int]:
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        query = "SELECT DISTINCT ON (path) * FROM read_parquet(?) c"
+        if _has_manifest(con, layout):
+            query += """ WHERE NOT EXISTS (SELECT 1 FROM wh.meta.inputs m
+                          WHERE m.source_uri = c.path AND m.size = c.size AND m.mtime_ns = c.mtime_ns)"""
+        reader = con.execute(query + " ORDER BY path", [str(candidates)]).fetch_record_batch(10_000)
+        return _cut_batches(reader, layout, run_id, options.batch_docs, options.batch_bytes)
+    finally:
+        con.close()
+
+
+def _has_manifest(con, layout: WarehouseLayout) -> bool:
+    if not layout.database.exists():
+        return False
+    con.execute(f"ATTACH '{layout.database}' AS wh (READ_ONLY)")
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'meta' AND table_name = 'inputs'"
+    ).fetchone()[0])
+
+
+def _cut_batches(reader, layout: WarehouseLayout, run_id: str, max_docs: int, max_bytes: int) -> tuple[list[str], int]:
+    """Batches bounded by count and bytes (a large file gets its own batch), each written to a file."""
+    paths: list[str] = []
+    current: list[dict] = []
+    size = n = 0
+
+    def flush():
+        paths.append(str(write_parquet(files_table(current), layout.batch_file(run_id, len(paths)))))
+
+    for record_batch in reader:
+        for file_row in record_batch.to_pylist():
+            n += 1
+            for row in split_jsonl(file_row, max_bytes):
+                row_bytes = row["size"] if row["length"] < 0 else row["length"]
+                if current and (len(current) >= max_docs or size + row_bytes > max_bytes):
+                    flush()
+                    current, size = [], 0
+                current.append(row)
+                size += row_bytes
+    if current:
+        flush()
+    return paths, n
+
+
+def _kept_documents(layout: WarehouseLayout) -> list[str]:
+    """The lake's documents files (raw text kept), for a rebuild that cleans them again."""
+    if not layout.database.exists():
+        return []
+    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
+    try:
+        rows = con.execute("SELECT lake_path FROM meta.lake_files WHERE table_name = 'documents' ORDER BY lake_path").fetchall()
+    finally:
+        con.close()
+    return [str(layout.root / r[0]) for r in rows]
+
+
+def _frequent_lines(layout: WarehouseLayout, run_id: str, min_docs: int) -> str | None:
+    """The lines earlier runs counted in at least ``min_docs`` documents of a source, written to a
+    Parquet file in the run's staging dir for the batch tasks; None if there are none."""
+    if not layout.database.exists():
+        return None
+    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'line_counts'").fetchone()[0]:
+            return None
+        table = con.execute("SELECT source_name, line_key FROM meta.line_counts WHERE n_docs >= ?", [min_docs]).to_arrow_table()
+    finally:
+        con.close()
+    if not table.num_rows:
+        return None
+    return str(write_parquet(table, layout.frequent_lines_file(run_id)))
+
+
+@task(name="discover")
+def plan_task(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
+    return plan(options, layout, run_id)
