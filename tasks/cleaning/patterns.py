@@ -10,7 +10,6 @@ letter or digit and anything else.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 
 import re2
 
@@ -202,30 +201,39 @@ def groups(find, data: bytes) -> Found | None:
 
 class FirstMatch:
     """Which pattern of an ordered list matches a line first (as ``re.match`` tried pattern after
-    pattern would say), each pattern applying to lines up to its own length: one RE2 set per
-    length band (built when first needed), so one call per line whatever the number of patterns."""
+    pattern would say), each pattern applying to lines up to its own length: one RE2 set of them
+    all (built when first needed), so one call per line whatever the number of patterns."""
 
     def __init__(self, patterns: list[tuple[str, bool, int]]):
         """``patterns``: (Python-syntax pattern, case-sensitive, longest line it applies to), in order."""
         self.patterns = patterns
-        self.uppers = sorted({size for _, _, size in patterns})
-        self._bands: list[tuple[object, list[int]] | None] = [None] * len(self.uppers)
+        self.sizes = [size for _, _, size in patterns]
+        self.top = max(self.sizes, default=-1)
+        self._match = None
 
     def first(self, line: str) -> int | None:
-        band = bisect_left(self.uppers, len(line))
-        if band == len(self.uppers):
-            return None
-        match, members = self._bands[band] or self._band(band)
-        hits = match(line)
-        return members[min(hits)] if hits else None
+        return next((k for _, k in self.matches([line])), None)
 
-    def _band(self, band: int) -> tuple[object, list[int]]:
-        members = [k for k, (_, _, size) in enumerate(self.patterns) if size >= self.uppers[band]]
+    def matches(self, lines: list[str]) -> list[tuple[int, int]]:
+        """(line index, index of the first pattern that matches it) for the lines some pattern matches."""
+        match, sizes, top, found = self._match or self._compile(), self.sizes, self.top, []
+        for i, line in enumerate(lines):
+            size = len(line)
+            if size > top:
+                continue
+            hits = match(line)
+            if hits:
+                k = min((k for k in hits if size <= sizes[k]), default=None)
+                if k is not None:
+                    found.append((i, k))
+        return found
+
+    def _compile(self):
         matcher = re2.Set.MatchSet(_SET_OPTIONS)
-        for k in members:
-            pattern, case, _ = self.patterns[k]
+        for pattern, case, _ in self.patterns:
             source = translate(pattern, capture=False)
             matcher.Add(source if case else f"(?i:{source})")
-        matcher.Compile()
-        self._bands[band] = matcher.Match, members
-        return self._bands[band]
+        if self.patterns:
+            matcher.Compile()
+        self._match = matcher.Match if self.patterns else (lambda line: None)
+        return self._match

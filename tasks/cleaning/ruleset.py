@@ -96,14 +96,10 @@ class Compiled:
         matcher, applying = self.matchers[extracted]
         removed, bylines = {}, {}
         n = len(applying)
-        first = matcher.first
-        for i, line in enumerate(lines):
-            k = first(line)
-            if k is None:
-                continue
+        for i, k in matcher.matches(lines):
             if k < n:
                 rule = applying[k]
-                removed[i] = (rule, patterns.groups(self.line_regex[rule].match, line.encode("utf-8")) if self.line_groups[rule] else None)
+                removed[i] = (rule, patterns.groups(self.line_regex[rule].match, lines[i].encode("utf-8")) if self.line_groups[rule] else None)
             else:
                 bylines[i] = k - n
         return removed, bylines
