@@ -2,7 +2,7 @@
 a human-marked article body, vendored in bench/data/article-extraction-benchmark/), in both
 modes the pipeline reads: the fetched HTML, and the naive whole-page text dump of the same page.
 
-    PYTHONPATH=$PWD python bench/eval_real_pages.py [--mode html|text|both] [--pages] [--reference]
+    python bench/eval_real_pages.py [--mode html|text|both] [--pages] [--reference]
 
 Each page goes through the batch code itself (``extract_document`` then ``clean_document``), so
 this scores what ``news-etl run`` stores; a quarantined page scores as empty. The metric is the

@@ -2,19 +2,20 @@
 
 Rules are written in Python's regex syntax (docs/rules.md) and run on RE2, whose syntax is
 nearly the same: ``translate`` maps what differs so a pattern means on RE2 what it means in
-Python (``\\w``, ``\\d``, ``\\s`` for every script, ``\\uXXXX``, ``\\A``, ``\\Z``), and keeps every match
-inside one line (a pattern never matches a newline). What RE2 cannot run (look-around, backreferences, atomic groups, possessive
-repeats) is rejected when the rules are loaded. ``\\b`` stays RE2's: a boundary between an ASCII
-letter or digit and anything else.
+Python (``\\w``, ``\\d``, ``\\s`` for every script, ``\\uXXXX``, ``\\A``, ``\\Z``) and keeps every
+match inside one line. What RE2 cannot run (look-around, backreferences, atomic groups,
+possessive repeats, flags but ``i``) is rejected when the rules are loaded. ``\\b`` stays RE2's:
+a boundary between an ASCII letter or digit and anything else. Whether a line matches is asked
+of RE2 sets (a DFA, no groups), which answer for many patterns in one call; the groups of a
+pattern are read only on the lines it matches, on their UTF-8 bytes.
 """
 
 from __future__ import annotations
 
-
 import re2
 
-# RE2's memory budget per pattern: a larger budget keeps the lazily built DFA of a long
-# alternation (every line rule of a language at once) in memory instead of falling back to the NFA.
+# RE2's memory budget per pattern or set: room for the lazily built DFA of a set of every line rule
+# of a language, which would otherwise be rebuilt again and again.
 MAX_MEM = 64 << 20
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = MAX_MEM
@@ -27,7 +28,7 @@ _SET_OPTIONS.never_capture = True  # a set says which patterns match, never wher
 _WORD = r"\p{L}\p{N}_"
 _SPACE = r"\t\x0b\f\r\p{Z}"  # Python's \s but \n (lines never hold one)
 _DIGIT = r"\p{Nd}"
-# shorthand → (inside a class, outside a class)
+# the characters of \w \d \s as the inside of a class; \W \D \S are their complements
 _POSITIVE = {"w": _WORD, "d": _DIGIT, "s": _SPACE}
 _NEGATED = {"W": _WORD, "D": _DIGIT, "S": _SPACE + r"\n"}
 
