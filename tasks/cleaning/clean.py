@@ -97,8 +97,9 @@ def clean(
     matches, bylines = r.match_lines(lines, extracted)
     _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated), matches, bylines)
     key = _title(numbered, action, r, art, title_hint, bylines)
-    texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines)
-    if not extracted and favor != "recall":
+    signals = not extracted and favor != "recall"  # the density signals judge page text
+    texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines, signals)
+    if signals:
         ends = {i for i, (k, _) in matches.items() if r.line_rules[k].ends_article}
         _density(texts, action, classes, r, _stricter(r.density) if favor == "precision" else None, ends)
     if art.title is None and title_hint is None:
@@ -182,9 +183,11 @@ def _repeat_lengths(key: str) -> tuple[int, int]:
     return int(len(key) * 0.8), len(key) + 60
 
 
-def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None, bylines: dict[int, int]) -> tuple[list, list[int]]:
-    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and
-    the density class of every line (removed lines count as boilerplate context)."""
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None, bylines: dict[int, int],
+                    signals: bool = True) -> tuple[list, list[int]]:
+    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and, if
+    the density signals will judge them, the density class of every line (removed lines count as
+    boilerplate context)."""
     texts: list[str | None] = [ln for _, ln in numbered]
     classes = [density.BAD] * len(texts)
     lo, hi = _repeat_lengths(key) if key else (0, -1)
@@ -231,7 +234,8 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                     texts[i] = None
                     continue
                 texts[i] = line
-        classes[i] = density.classify(line, stopwords, params, r.spaced)
+        if signals:
+            classes[i] = density.classify(line, stopwords, params, r.spaced)
     return texts, classes
 
 
