@@ -42,7 +42,7 @@ class LineRule:
     pattern: str
     case: bool = False
     block: bool = False  # also remove the short, unpunctuated lines that follow (teaser lists)
-    max_chars: int = SHORT_LINE  # longer lines are not tried (keeps prose lines cheap)
+    max_chars: int = SHORT_LINE  # longer lines are not removed by this rule
     ends_with: str = ""  # inline rules: tried only on lines ending in one of these characters
     starts_with: str = ""  # inline rules: tried only on lines starting with one of these characters
     dumps_only: bool = False  # page chrome an extractor removes from HTML: not tried on its output
@@ -69,6 +69,7 @@ class Compiled:
     """Everything clean() needs for one language, compiled once (RE2, see patterns.py)."""
 
     language: str | None
+    files: list[RuleFile]  # the rule files it was compiled from
     line_rules: tuple[LineRule, ...]
     line_regex: tuple  # rule i alone, to read its groups (credit/tags)
     line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
@@ -132,16 +133,18 @@ def parse_rule_file(path: str | Path) -> RuleFile:
                     bool(rule.get("dumps_only")), bool(rule.get("ends_article")),
                 )
                 patterns.compile(lr.pattern, lr.case)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {rule.get('name', rule)!r}: {exc}") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                label = rule.get("name", rule) if isinstance(rule, dict) else rule
+                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {label!r}: {exc}") from None
             getattr(rf, kind).append(lr)
     for kind in ("caption", "byline"):
         entries = data.get(kind, [])
         for entry in [entries] if isinstance(entries, dict) else entries:
             try:
                 patterns.compile(entry["pattern"], case=True)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {entry.get('pattern', entry)!r}: {exc}") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                label = entry.get("pattern", entry) if isinstance(entry, dict) else entry
+                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {label!r}: {exc}") from None
             if kind == "caption":
                 rf.caption.append((entry["pattern"], tuple(s.lower() for s in entry.get("tail_contains", [":", "©"]))))
             else:
@@ -168,11 +171,13 @@ class RuleSet:
 
     def for_language(self, language: str | None) -> Compiled:
         if language not in self._cache:
-            self._cache[language] = self._compile(language)
+            files = [f for f in self.files if f.language is None or f.language == language]
+            # the languages no file names share the generic rules, compiled once (and their DFAs)
+            same = next((c for c in self._cache.values() if c.files == files), None)
+            self._cache[language] = self._compile(language, files, same)
         return self._cache[language]
 
-    def _compile(self, language: str | None) -> Compiled:
-        files = [f for f in self.files if f.language is None or f.language == language]
+    def _compile(self, language: str | None, files: list[RuleFile], same: Compiled | None) -> Compiled:
         line = [r for f in files for r in f.line]
         inline = [r for f in files for r in f.inline]
         captions = [c for f in files for c in f.caption]
@@ -190,18 +195,19 @@ class RuleSet:
             suffix_re = re.compile(rf"\s+[—–|·:-]\s+(?P<section>(?i:{names}))$")
         return Compiled(
             language=language,
+            files=files,
             line_rules=tuple(line),
-            line_regex=tuple(patterns.compile(r.pattern, r.case) for r in line),
+            line_regex=same.line_regex if same else tuple(patterns.compile(r.pattern, r.case) for r in line),
             line_groups=tuple("(?P<" in r.pattern for r in line),
-            matchers=tuple(_matcher(line, bylines, extracted) for extracted in (False, True)),
+            matchers=same.matchers if same else tuple(_matcher(line, bylines, extracted) for extracted in (False, True)),
             inline=tuple(inline),
-            inline_patterns=patterns.Tested([(r.pattern, r.case) for r in inline], search=True),
+            inline_patterns=same.inline_patterns if same else patterns.Tested([(r.pattern, r.case) for r in inline], search=True),
             inline_ends=frozenset("".join(r.ends_with for r in inline)),
             inline_starts=frozenset("".join(r.starts_with for r in inline)),
             inline_ungated=any(not r.ends_with and not r.starts_with for r in inline),
             caption_needles=tuple(needles for _, needles in captions),
-            caption=patterns.Tested([(p, True) for p, _ in captions]),
-            byline=tuple(patterns.compile(p, case=True) for p in bylines),
+            caption=same.caption if same else patterns.Tested([(p, True) for p, _ in captions]),
+            byline=same.byline if same else tuple(patterns.compile(p, case=True) for p in bylines),
             section_suffix=suffix_re,
             # the rule files' own list for the language, else jusText's (none: signals without words)
             stopwords=frozenset().union(*(f.stopwords for f in files)) or stopwords.stoplist(language),
