@@ -222,7 +222,7 @@ class FirstMatch:
             size = len(line)
             if size > top:
                 continue
-            hits = match(line)
+            hits = match(line.encode("utf-8"))  # (bytes: the binding does not convert)
             if hits:
                 k = min((k for k in hits if size <= sizes[k]), default=None)
                 if k is not None:
