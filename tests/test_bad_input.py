@@ -366,12 +366,31 @@ def test_an_unexpected_error_quarantines_its_document_not_the_batch(tmp_path, mo
     assert len(_staged(result, "articles")) == len(docs)
 
 
-def _peak_growth(code: str, env_extra: dict | None = None) -> dict:
-    """Run ``code`` in a fresh Python after a warm-up; returns what it printed (JSON) and how far
-    its peak RSS rose above its RSS before ``code`` (/proc: VmHWM reset by clear_refs)."""
-    from tests.conftest import installed_env
+def test_counts_and_sizes_agree(tmp_path):
+    """The same bytes under two names: one document and one duplicate. A JSONL line over
+    max_doc_bytes: its row's n_bytes is the line's size, the size its detail names, and its
+    copy is the whole line."""
+    root = tmp_path / "in"
+    root.mkdir()
+    seed = sorted(SEEDS.iterdir())[0]
+    shutil.copy(seed, root / "a.txt")
+    shutil.copy(seed, root / "a-again.txt")
+    prose = "Die Delegation aus Pjöngjang traf am Montag in Moskau ein. " * 4
+    good = [json.dumps({"id": k, "text": f"Kim reist nach Moskau\n{prose}Meldung {k}."}).encode() + b"\n" for k in "xy"]
+    long_line = json.dumps({"id": "z", "text": "Lang " * 80_000}).encode() + b"\n"
+    (root / "feed.jsonl").write_bytes(good[0] + long_line + good[1])
+    result = _process([root], tmp_path / "wh", max_doc_bytes=64 * 1024)
+    assert (result.documents, result.duplicates, result.quarantined, result.documents_in) == (3, 1, 1, 5)
+    [row] = _staged(result, "quarantine")
+    assert (row["source_uri"], row["reason"]) == (f"{root / 'feed.jsonl'}#L2", "too_large")
+    assert row["n_bytes"] == len(long_line) and f"{len(long_line)} bytes" in row["detail"]
+    assert (tmp_path / "wh" / row["copy_path"]).read_bytes() == long_line
 
-    script = (
+
+def _peak_growth(code: str) -> str:
+    """A script that runs ``code`` after a warm-up (``WARMUP``) and prints its ``out`` (JSON) with
+    how far its peak RSS rose above its RSS before ``code`` (/proc: VmHWM reset by clear_refs)."""
+    return (
         "import json\n"
         "def status(key):\n"
         "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(key))\n"
@@ -381,7 +400,6 @@ def _peak_growth(code: str, env_extra: dict | None = None) -> dict:
         f"{code}\n"
         "print(json.dumps({**out, 'growth': status('VmHWM') - before}))\n"
     )
-    return script
 
 
 def _run_measured(script: str, warmup: str = "") -> dict:
