@@ -344,7 +344,8 @@ quarantine.open = lambda path, mode="r", *a, **k: Full(builtins.open(path, mode,
 
 def test_a_full_disk_shows_its_cause_and_leaves_nothing_behind(prefect_harness, corpus, tmp_path):
     """ENOSPC while a quarantined file is copied: the run fails naming the full disk (one line),
-    no temporary copy stays, nothing is loaded; the next run loads everything."""
+    no temporary copy stays, nothing is loaded; the next run deletes the half-written copy a run
+    killed at that moment leaves, and loads everything."""
     (corpus / "seeds" / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
     warehouse = tmp_path / "wh"
     args = ["--input", str(corpus), "--warehouse", str(warehouse), "--workers", "1"]
@@ -354,8 +355,12 @@ def test_a_full_disk_shows_its_cause_and_leaves_nothing_behind(prefect_harness, 
     assert not list(warehouse.rglob(".*.tmp"))
     assert not (warehouse / "lake").exists() or lake_counts(warehouse) == dict.fromkeys(TABLES, 0)
 
+    stale = warehouse / "quarantine" / ".incoming.0badf00d.tmp"  # as a run killed mid-copy leaves it
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(bytes(1 << 20))
     proc = _cli_run(args)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not stale.exists()
     counts = table_counts(warehouse)
     assert (counts["documents"], counts["quarantine"]) == (5, 2)
 
