@@ -84,6 +84,7 @@ def test_a_killed_run_takes_its_server_and_workers_with_it(prefect_harness, tmp_
     started an API server of its own, left behind when the worker died)."""
     killed = _start_run(tmp_path / "killed", _ephemeral_env(NEWS_ETL_HANG_AT="after_batch"))
     crashed = _start_run(tmp_path / "crashed", _ephemeral_env(NEWS_ETL_KILL_AT="after_batch"))
+    seen, seen_crashed = {}, {}
     try:
         seen = _watch(killed, lambda kinds: kinds.count("worker") >= 2 and "server" in kinds)
         time.sleep(2)  # the workers reach the hang point
@@ -100,11 +101,13 @@ def test_a_killed_run_takes_its_server_and_workers_with_it(prefect_harness, tmp_
         assert "news-etl run: error: A process in the process pool was terminated abruptly" in err, err[-3000:]
         assert list(seen_crashed.values()).count("server") == 1  # the run's own, none per worker
         assert _survivors(seen_crashed) == []
-    finally:
+    finally:  # a survivor holds the run's stdout open: kill them all before reading it to its end
         for proc in (killed, crashed):
             if proc.poll() is None:
                 proc.kill()
-            proc.communicate()
+        _survivors({**seen, **seen_crashed}, within=0)
+        for proc in (killed, crashed):
+            proc.communicate(timeout=60)
 
     summary = run_etl([SEEDS], tmp_path / "killed", workers=2, batch_docs=2)
     assert (summary.articles_out, summary.documents_in) == (5, 5)
