@@ -449,17 +449,21 @@ def _batches_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from news_etl.flows.deploy import DEFAULT_CRON, DEFAULT_NAME, SCHEDULED_WAIT
 
     codes = "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODES.items())
-    parser = argparse.ArgumentParser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.",
-                                     epilog=f"exit codes:\n{codes}", formatter_class=_Formatter,
-                                     parents=[_common_parser(suppress=False)])
+    parser = _Parser(prog="news-etl", description="Clean scraped news into a Parquet lake and a DuckDB warehouse.",
+                     epilog=f"exit codes:\n{codes}", formatter_class=argparse.RawDescriptionHelpFormatter,
+                     parents=[_common_parser(suppress=False)])
     parser.add_argument("--version", action="version", version=f"news-etl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_parser(suppress=True)

@@ -65,8 +65,8 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
     with WarehouseLock(layout, run.run_id, wait_seconds=options.wait) as lock:
         record.options = remembered.keep(options, layout)
         record.save()
-        recover_interrupted(layout, lock, steps)
         try:
+            recover_interrupted(layout, lock, steps)
             with steps.step("discover", "walking the inputs") as step:
                 plan = plan_task(options, layout, run.run_id)
                 crash_point("after_plan")
@@ -83,6 +83,7 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
         except BaseException:
             _discard_staging(layout, run.run_id)  # it never committed: nothing of it stays behind
             raise
+        _discard_staging(layout, run.run_id)  # (the load published its parts; an empty .staging/ goes too)
         record.loaded = True
         record.save()
         models, exports = [], []
