@@ -337,6 +337,56 @@ def cmd_report(args) -> int:
     return OK
 
 
+def cmd_rules(args) -> int:
+    """Every rule that applies to the warehouse (the shipped files, then the rules files its runs
+    use), by section and name, with the files that define it and how often it fired there; and the
+    removals no file names (the cleaner's own signals). A rule that never matched shows 0. The
+    boilerplate log names the rule, so the patterns sharing a name share its count; captions and
+    bylines move lines into the article and are not counted."""
+    from news_etl.tasks.cleaning.ruleset import RULES_DIR, load_rules
+    from news_etl.tasks.warehouse import remembered
+
+    options = options_from(args)
+    layout = options.layout
+    if "rules" in options.model_fields_set:
+        _check_rules(options.rules)
+    elif layout.root.is_dir():
+        options = remembered.apply(options, layout, lambda message: print(f"warning: {message}", file=sys.stderr))
+    fired: dict[str, tuple[int, int]] = {}
+    if layout.catalog.exists():
+        with _reader(args) as con:
+            fired = {rule: (lines, docs) for rule, lines, docs in con.execute(
+                "SELECT rule, lines_removed, documents_affected FROM marts.boilerplate_rules").fetchall()}
+    named: dict[tuple[str, str], dict] = {}  # (section, name) -> its files and patterns: the log names rules, not patterns
+    for f in load_rules(options.rules).files:
+        path = Path(f.path)
+        shown = path.name if path.parent == RULES_DIR else str(path)
+        for section in ("line", "inline", "caption", "byline"):
+            for i, rule in enumerate(getattr(f, section, []), 1):
+                name = getattr(rule, "name", None) or f"({section}s of {shown})"
+                entry = named.setdefault((section, name), {"files": [], "patterns": 0})
+                entry["patterns"] += 1
+                if shown not in entry["files"]:
+                    entry["files"].append(shown)
+    rows = []
+    for (section, name), entry in named.items():
+        moved = section in ("caption", "byline")  # moved into the article's fields, not logged as removed
+        lines, docs = (None, None) if moved else fired.pop(name, (0, 0))
+        rows.append((section, name, entry["patterns"], ", ".join(entry["files"]), lines, docs))
+    rows += [("built-in", rule, 0, "-", lines, docs) for rule, (lines, docs) in sorted(fired.items())]
+    columns = ["section", "rule", "patterns", "files", "lines_removed", "documents"]
+    if args.format != "table":
+        _print_rows(columns, rows, args.format)
+        return OK
+    texts = [[str(v) if i < 4 else _n(v) for i, v in enumerate(r)] for r in rows]
+    widths = [max([len(c)] + [len(t[i]) for t in texts]) for i, c in enumerate(columns)]
+    for line in [columns, *texts]:
+        print("  ".join(v.ljust(w) if i in (0, 1, 3) else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))).rstrip())
+    if not fired and not layout.catalog.exists():
+        print(f"(no counts: no run has finished in {layout.root} yet)")
+    return OK
+
+
 def cmd_explain(args) -> int:
     from news_etl.tasks.cleaning.explain import explain
     from news_etl.tasks.cleaning.ruleset import load_rules
@@ -489,6 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME}, i.e. etl/{DEFAULT_NAME})")
     serve.set_defaults(func=cmd_serve)
 
+    rules = command("rules", "every boilerplate rule the warehouse's runs apply: section, file, lines removed in the warehouse",
+                    [reading, cleaning])
+    rules.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    rules.set_defaults(func=cmd_rules)
+
     explain = command("explain", "show how one document is cleaned: each line kept, moved or removed, and by which rule",
                       [cleaning])
     explain.add_argument("file", metavar="FILE")
@@ -538,12 +593,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "command", None) == "sql" and args.max_rows is None:
         args.max_rows = 40 if args.format == "table" else 0
-    if not args.debug:
-        import warnings
+    import warnings
 
-        warnings.simplefilter("ignore")  # libraries' deprecation notes are not the user's business
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            if not args.debug:
+                warnings.simplefilter("ignore")  # libraries' deprecation notes are not the user's business
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"news-etl {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -65,6 +65,7 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
     with WarehouseLock(layout, run.run_id, wait_seconds=options.wait) as lock:
         record.options = remembered.keep(options, layout)
         record.save()
+        loading = False
         try:
             recover_interrupted(layout, lock, steps)
             with steps.step("discover", "walking the inputs") as step:
@@ -76,13 +77,15 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
                 results = process(plan, options, run)
                 documents = sum(r.documents + r.quarantined for r in results)
                 step.done(f"{documents:,} documents in {_batches(plan.n_batches)}")
+            loading = True
             with steps.step("load", "loading into DuckDB") as step:
                 loaded = load_task(layout, run, plan, results, options.full_refresh)
                 step.done(f"{loaded.articles:,} articles, {loaded.duplicates:,} duplicates skipped, "
                           f"{loaded.quarantined:,} quarantined, {loaded.files:,} lake files")
         except BaseException:
-            _discard_staging(layout, run.run_id)  # it never committed: nothing of it stays behind
-            raise
+            if not loading:  # it cannot have committed: nothing of it stays behind
+                _discard_staging(layout, run.run_id)
+            raise  # (a load that failed may have committed: the next run's recovery decides)
         _discard_staging(layout, run.run_id)  # (the load published its parts; an empty .staging/ goes too)
         record.loaded = True
         record.save()

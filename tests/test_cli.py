@@ -28,6 +28,19 @@ def cli(*args, env: dict | None = None, timeout: float = 300, **kwargs) -> subpr
                           timeout=timeout, env=env or installed_env(), **kwargs)
 
 
+def cli_here(*args) -> subprocess.CompletedProcess:
+    """The command line in this process (no interpreter to start): for commands that only read."""
+    import contextlib
+    import io
+
+    from news_etl.flows.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def one_line_error(res: subprocess.CompletedProcess, command: str) -> str:
     err = res.stderr.strip()
     assert len(err.splitlines()) == 1, err
@@ -146,14 +159,14 @@ ATTACKS = [  # (statement, what it tried) from issue 17 item 2, and writes into 
 @pytest.mark.parametrize("statement, what", ATTACKS, ids=[f"{i}-{a[1]}" for i, a in enumerate(ATTACKS)])
 def test_sql_is_read_only_and_reads_nothing_else(seeds_warehouse, tmp_path, statement, what):
     files = {p: p.read_bytes() for p in seeds_warehouse.rglob("*") if p.is_file() and p.suffix in {".parquet", ".duckdb"}}
-    res = cli("sql", statement.format(wh=seeds_warehouse, tmp=tmp_path), "--warehouse", seeds_warehouse)
+    res = cli_here("sql", statement.format(wh=seeds_warehouse, tmp=tmp_path), "--warehouse", seeds_warehouse)
     assert res.returncode == 2, (what, res.stdout, res.stderr)
     one_line_error(res, "sql")
     assert not any(tmp_path.iterdir()), what
     now = {p: p.read_bytes() for p in seeds_warehouse.rglob("*") if p.is_file() and p.suffix in {".parquet", ".duckdb"}}
     assert now == files, what
-    assert cli("sql", "select count(*) as n from marts.articles", "--warehouse", seeds_warehouse,
-               "--format", "csv").stdout.splitlines() == ["n", "5"]
+    assert cli_here("sql", "select count(*) as n from marts.articles", "--warehouse", seeds_warehouse,
+                    "--format", "csv").stdout.splitlines() == ["n", "5"]
 
 
 def test_search_uses_the_same_locked_connection(seeds_warehouse):
@@ -370,23 +383,23 @@ def test_a_deployment_stores_only_the_options_given(tmp_path):
 def test_version_status_json_and_sql_formats(seeds_warehouse):
     res = cli("--version")
     assert res.returncode == 0 and re.fullmatch(r"news-etl \d+\.\d+\.\d+\S*", res.stdout.strip())
-    status = json.loads(cli("status", "--warehouse", seeds_warehouse, "--json").stdout)
+    status = json.loads(cli_here("status", "--warehouse", seeds_warehouse, "--json").stdout)
     run = status["runs"][0]
     assert run["status"] == "succeeded" and run["summary"]["articles_out"] == 5 and run["loaded"]
     assert set(run["step_seconds"]) >= {"discover", "process", "load", "model", "export"}
     assert status["cleaning_options"]["favor"] == "balanced"
 
-    csv_out = cli("sql", "select doc_id, credits from marts.articles order by doc_id", "--warehouse", seeds_warehouse,
+    csv_out = cli_here("sql", "select doc_id, credits from marts.articles order by doc_id", "--warehouse", seeds_warehouse,
                   "--format", "csv").stdout.splitlines()
     assert csv_out[0] == "doc_id,credits" and len(csv_out) == 6
-    rows = [json.loads(line) for line in cli("sql", "select doc_id, credits, n_words from marts.articles", "--warehouse",
+    rows = [json.loads(line) for line in cli_here("sql", "select doc_id, credits, n_words from marts.articles", "--warehouse",
                                             seeds_warehouse, "--format", "json").stdout.splitlines()]
     assert len(rows) == 5 and isinstance(rows[0]["credits"], list) and isinstance(rows[0]["n_words"], int)
     many = "select range as i from range(100)"
-    assert len(cli("sql", many, "--warehouse", seeds_warehouse, "--format", "csv").stdout.splitlines()) == 101
-    assert len(cli("sql", many, "--warehouse", seeds_warehouse, "--format", "csv", "--max-rows", "10").stdout.splitlines()) == 11
-    table = cli("sql", many, "--warehouse", seeds_warehouse).stdout
-    every = cli("sql", many, "--warehouse", seeds_warehouse, "--all").stdout
+    assert len(cli_here("sql", many, "--warehouse", seeds_warehouse, "--format", "csv").stdout.splitlines()) == 101
+    assert len(cli_here("sql", many, "--warehouse", seeds_warehouse, "--format", "csv", "--max-rows", "10").stdout.splitlines()) == 11
+    table = cli_here("sql", many, "--warehouse", seeds_warehouse).stdout
+    every = cli_here("sql", many, "--warehouse", seeds_warehouse, "--all").stdout
     assert re.search(r"│\s+50\s+│", every) and not re.search(r"│\s+50\s+│", table)
 
 
@@ -405,7 +418,7 @@ def test_the_readme_sql_examples_run(seeds_warehouse):
     queries = re.findall(r'^news-etl sql "([^"]+)"', readme, flags=re.M)
     assert len(queries) >= 3
     for query in queries:
-        res = cli("sql", query, "--warehouse", seeds_warehouse)
+        res = cli_here("sql", query, "--warehouse", seeds_warehouse)
         assert res.returncode == 0, (query, res.stderr)
 
 
@@ -460,3 +473,23 @@ def test_news_etl_starts_one_prefect_server_and_reuses_it(tmp_path):
         for _ in range(50):
             os.kill(state["pid"], 0)
             time.sleep(0.2)
+
+
+def test_rules_lists_every_rule_with_its_file_and_hits(seeds_warehouse, seeds_db, tmp_path):
+    import csv
+    import io
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[line]]\nname = "never_matches"\npattern = \'^xyzzy$\'\n')
+    res = cli_here("rules", "--warehouse", seeds_warehouse, "--rules", mine, "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    rows = {(r["section"], r["rule"]): r for r in csv.DictReader(io.StringIO(res.stdout))}
+    removed = dict(seeds_db.execute("SELECT rule, lines_removed FROM marts.boilerplate_rules").fetchall())
+    for rule, lines in removed.items():  # every rule that fired is listed with its count
+        row = next(r for (section, name), r in rows.items() if name == rule)
+        assert int(row["lines_removed"]) == lines
+    assert rows[("line", "comment_widget")]["files"].endswith("generic.toml")
+    assert rows[("line", "weather_widget")]["lines_removed"] == "0"  # a rule that never matched shows
+    assert rows[("line", "never_matches")]["files"] == str(mine) and rows[("line", "never_matches")]["lines_removed"] == "0"
+    table = cli_here("rules", "--warehouse", seeds_warehouse).stdout.splitlines()
+    assert table[0].split() == ["section", "rule", "patterns", "files", "lines_removed", "documents"]

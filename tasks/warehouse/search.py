@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from ..ingest.words import WORD
 from ..layout import WarehouseLayout, commit, fsync_dir, temp_path
-from .database import connect, fts_extension_path
+from .database import fts_extension_path
 
 SQL_WORD = r"[\p{L}\p{N}]+"  # the words of ingest/words.py's WORD
 
@@ -201,7 +201,7 @@ class Hit:
 
 
 def _index_stemmer(con) -> str:
-    row = con.execute("SELECT any_value(stemmer) FROM search.words").fetchone()
+    row = con.execute("SELECT stemmer FROM search.words LIMIT 1").fetchone()
     return row[0] if row and row[0] else "german"
 
 
@@ -227,8 +227,8 @@ def snippet(con, text: str, query: str, stemmer: str, width: int = 160) -> str:
 
 
 def search(con, query: str, limit: int = 10) -> list[Hit]:
-    """The best ``limit`` articles for ``query`` by BM25 over title and body."""
-    load_fts(con)
+    """The best ``limit`` articles for ``query`` by BM25 over title and body, on a connection with
+    the fts extension loaded (a reader's: see catalog.open_reader)."""
     exists = con.execute(
         "SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'search' AND function_name = 'match'"
     ).fetchone()[0]
@@ -244,9 +244,9 @@ def search(con, query: str, limit: int = 10) -> list[Hit]:
     return [Hit(score, doc_id, title, snippet(con, body, query, stemmer)) for score, doc_id, title, body in rows]
 
 
-def search_warehouse(layout: WarehouseLayout, query: str, limit: int = 10, wait_seconds: float = 10.0) -> list[Hit]:
-    con = connect(layout, read_only=True, wait_seconds=wait_seconds)
-    try:
+def search_warehouse(layout: WarehouseLayout, query: str, limit: int = 10) -> list[Hit]:
+    """``search`` on a reader's connection to the warehouse's catalog (tasks/warehouse/catalog.py)."""
+    from .catalog import open_reader
+
+    with open_reader(layout) as con:
         return search(con, query, limit)
-    finally:
-        con.close()
