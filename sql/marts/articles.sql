@@ -3,6 +3,7 @@
 -- column source_uri: input file of the first copy (with `#L<n>` for the record on line n of a JSONL file).
 -- column source_name: input root of the first copy.
 -- column url: original URL of the first copy, when known.
+-- column site_name: the publication's name as the first copy's HTML states it, when known.
 -- column title: headline.
 -- column subtitle: sub-headline / teaser, when found.
 -- column byline: author(s), without agency credits.
@@ -44,6 +45,7 @@ select
     a.source_uri,
     a.source_name,
     a.url,
+    a.site_name,
     a.title,
     a.subtitle,
     a.byline,
