@@ -466,6 +466,9 @@ def test_news_etl_starts_one_prefect_server_and_reuses_it(tmp_path):
             assert int(response.read()) >= 1  # the run is on that server
         status = cli("server", "status", env=env)
         assert status.returncode == 0 and str(state["pid"]) in status.stdout
+        page = urllib.request.Request(f"{state['ui']}/runs/flow-run/any", headers={"Accept": "text/html"})  # as a browser asks
+        with urllib.request.urlopen(page, timeout=10) as response:  # the UI the run URLs printed by Prefect point at
+            assert response.status == 200 and b"<html" in response.read(2000).lower()
     finally:
         stopped = cli("server", "stop", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
