@@ -276,6 +276,19 @@ def test_each_step_is_shown_as_it_starts_and_ends(prefect_harness, tmp_path):
     assert warnings_only.returncode == 0 and warnings_only.stderr == "" and "0 documents in" in warnings_only.stdout
 
 
+def _read_terminal(leader: int) -> bytes:
+    """Everything written to a pseudo-terminal until its last writer closes it."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the follower side is closed
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
 def test_a_terminal_gets_a_live_view(prefect_harness, tmp_path):
     import pty
 
@@ -284,15 +297,7 @@ def test_a_terminal_gets_a_live_view(prefect_harness, tmp_path):
                             cwd=REPO, env={**installed_env(), "COLUMNS": "140"}, stdin=follower, stdout=subprocess.PIPE,
                             stderr=follower)
     os.close(follower)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = _read_terminal(leader)
     proc.wait(timeout=300)
     os.close(leader)
     text = out.decode("utf-8", "replace")
@@ -311,15 +316,7 @@ def test_no_telemetry_notice_when_analytics_are_off(tmp_path, seeds_warehouse):
     proc = subprocess.Popen([*CLI, "models", "--warehouse", str(seeds_warehouse)], cwd=REPO, env=env, stdin=follower,
                             stdout=follower, stderr=follower)
     os.close(follower)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = _read_terminal(leader)
     proc.wait(timeout=120)
     os.close(leader)
     assert proc.returncode == 0, out
