@@ -278,11 +278,15 @@ def process_files(files: list[InputFile], options: RunOptions, run: RunContext, 
     return batch.result(sum(f.size if f.length < 0 else f.length for f in files))
 
 
+LAKE_COLUMN = {"published": "published_raw"}  # RawDocument field -> lake.documents column, where the names differ
+
+
 def reclean_documents(lake_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
     """Clean the raw documents kept in one lake file again (after the rules changed)."""
     batch = StagedBatch(options, run, batch_no, count_lines=False)  # counted when first loaded
-    table = pq.read_table(lake_file, columns=list(RAW_FIELDS))
-    for row in table.to_pylist():
+    have = set(pq.read_schema(lake_file).names)  # (files written before a column was renamed keep its old name)
+    table = pq.read_table(lake_file, columns=[LAKE_COLUMN[f] if LAKE_COLUMN.get(f) in have else f for f in RAW_FIELDS])
+    for row in table.rename_columns(list(RAW_FIELDS)).to_pylist():
         batch.add(RawDocument(**row), keep_document=False)
     ingest_date = Path(lake_file).parent.name.removeprefix("ingest_date=")
     return batch.result(sum(table["n_bytes"].to_pylist()), date.fromisoformat(ingest_date))
