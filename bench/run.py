@@ -41,11 +41,11 @@ from news_etl.tasks.layout import WarehouseLayout
 REPO = Path(__file__).resolve().parent.parent
 
 
-def corpus_for(size: int, fmt: str, cache: Path, seed: int = 0) -> Path:
-    path = cache / (f"corpus-{fmt}-{size}" + (f"-seed{seed}" if seed else ""))
+def corpus_for(size: int, fmt: str, cache: Path, seed: int = 0, syndicated: int = 0) -> Path:
+    path = cache / (f"corpus-{fmt}-{size}" + (f"-seed{seed}" if seed else "") + (f"-synd{syndicated}" if syndicated else ""))
     if not (path / "corpus.json").exists():
         shutil.rmtree(path, ignore_errors=True)
-        generate(size, path, fmt, seed)
+        generate(size, path, fmt, seed, syndicated=syndicated)
     return path
 
 
@@ -200,8 +200,8 @@ def scheduled_run(corpus: Path, extra: Path, fmt: str, warehouse: Path, workers:
             "step_seconds": steps, "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2)}
 
 
-def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, new_docs: int) -> dict:
-    corpus = corpus_for(size, fmt, cache)
+def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, new_docs: int, syndicated: int = 0) -> dict:
+    corpus = corpus_for(size, fmt, cache, syndicated=syndicated)
     meta = json.loads((corpus / "corpus.json").read_text())
     with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
         floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
@@ -211,12 +211,12 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, 
         facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
         scheduled = None
         if new_docs:
-            extra = corpus_for(new_docs, fmt, cache, seed=1)
+            extra = corpus_for(new_docs, fmt, cache, seed=1, syndicated=syndicated)
             scheduled = scheduled_run(corpus, extra, fmt, Path(tmp) / "warehouse", workers, env)
     steps = facts["step_seconds"]
     mb = meta["bytes"] / 2**20
     return {
-        "docs": size, "format": fmt, "workers": workers, "mb": round(mb, 1),
+        "docs": size, "format": fmt, "syndicated": syndicated, "workers": workers, "mb": round(mb, 1),
         "seconds": round(run["seconds"], 2),
         "docs_per_s": round(size / run["seconds"]),
         "mb_per_s": round(mb / run["seconds"], 2),
@@ -267,6 +267,8 @@ def main() -> None:
                         help="where generated corpora are kept between runs")
     parser.add_argument("--scheduled", type=int, default=1000, metavar="N",
                         help="after each size, time a second run that finds N new documents (0: none)")
+    parser.add_argument("--syndicated", type=int, default=0, metavar="N",
+                        help="corpora of agency copy: stories copied by N outlets each (bench/generate.py)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = parser.parse_args()
 
@@ -276,7 +278,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="news-etl-prefect-") as home, PrefectServer(Path(home)) as server:
         for size in sorted(args.sizes):
-            result = bench_size(size, args.format, args.workers, cache, server.url, args.scheduled)
+            result = bench_size(size, args.format, args.workers, cache, server.url, args.scheduled, args.syndicated)
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "summary"}), flush=True)
     report = {

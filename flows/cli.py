@@ -66,12 +66,43 @@ def cmd_sql(args) -> int:
 
 
 def cmd_status(args) -> int:
-    """Recent runs from marts.runs, newest first."""
+    """Recent runs from marts.runs, newest first; then what the data tests of severity warn found in the latest."""
     args.query = f"""SELECT run_id, started_at, status, documents_in, articles_out, duplicates, quarantined,
                             round(seconds_total, 1) AS seconds
                      FROM marts.runs ORDER BY started_at DESC LIMIT {int(args.limit)}"""
     args.max_rows = args.limit
-    return cmd_sql(args)
+    cmd_sql(args)
+    from news_etl.tasks.warehouse.database import connect
+
+    con = connect(options_from(args).layout, read_only=True, wait_seconds=args.wait)
+    try:
+        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = 'test_results'").fetchone()[0]:
+            findings = con.execute("""SELECT run_id, test, severity, n_rows, first_rows, description FROM marts.test_results
+                                      WHERE run_id = (SELECT run_id FROM marts.runs ORDER BY started_at DESC LIMIT 1)
+                                      ORDER BY test""").fetchall()
+            for run_id, test, severity, n_rows, first_rows, description in findings:
+                print(f"{severity}: data test {test} ({description}) found {n_rows} row{'s' if n_rows != 1 else ''} in run {run_id}:")
+                for row in first_rows:
+                    print(f"    {row}")
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_test(args) -> int:
+    """Every data test on every row; exit 1 if a test of severity error finds rows."""
+    from news_etl.tasks.warehouse.datatests import test_warehouse
+
+    results = test_warehouse(options_from(args).layout, Path(args.sql_dir) if args.sql_dir else None, wait_seconds=args.wait)
+    failed = 0
+    for r in results:
+        if r.error or r.n_rows:
+            failed += r.severity == "error"
+            print(r.message())
+        else:
+            print(f"ok: data test {r.test.name}")
+    print(f"{len(results)} data tests, {failed} failed, {sum(1 for r in results if r.severity == 'warn' and r.n_rows)} warned")
+    return 1 if failed else 0
 
 
 def cmd_models(args) -> int:
@@ -233,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
     models.add_argument("--docs", metavar="FILE", help="write the model reference (markdown) to FILE ('-' for stdout) instead")
     models.set_defaults(func=cmd_models)
+
+    test = sub.add_parser("test", parents=[reading], help="run every data test on every row of the warehouse (read-only)")
+    test.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
+    test.set_defaults(func=cmd_test)
 
     search = sub.add_parser("search", parents=[reading], help="full-text search over marts.articles (title + body)")
     search.add_argument("query")

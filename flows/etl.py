@@ -52,11 +52,11 @@ def etl(options: RunOptions = RunOptions(), progress: bool = False) -> RunSummar
             results = process(plan, options, run, progress)
         with timer.step("load"):
             loaded = load_task(layout, run, plan, results, options.full_refresh)
-        models, exports = [], []
+        built, exports = None, []
         try:
             if loaded.files or options.full_refresh or not models_current(layout, run_id):
                 with timer.step("model"):
-                    models = model_task(layout)
+                    built = model_task(layout, full_refresh=options.full_refresh, run_id=run_id)
                     crash_point("after_model")
                 with timer.step("export"):
                     exports = export_task(layout)
@@ -68,7 +68,7 @@ def etl(options: RunOptions = RunOptions(), progress: bool = False) -> RunSummar
         finally:
             record_run(layout, run_id, timer.seconds, logger)
 
-    return report(RunSummary.of(layout, run, plan, results, loaded, len(models), len(exports), timer.seconds), logger)
+    return report(RunSummary.of(layout, run, plan, results, loaded, built, len(exports), timer.seconds), logger)
 
 
 class StepTimer:

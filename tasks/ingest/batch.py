@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 
@@ -206,9 +207,14 @@ RAW_FIELDS = [f.name for f in dataclasses.fields(RawDocument)]
 
 
 def reclean_documents(lake_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
-    """Clean the raw documents kept in one lake file again (after the rules changed)."""
+    """Clean the raw documents kept in one lake file again (after the rules changed). Their articles
+    keep the time the documents were first ingested (one run's file: one time), as their lake
+    files keep its date, so that a rebuild does not make old articles look new."""
+    table = pq.read_table(lake_file, columns=[*RAW_FIELDS, "ingested_at"])
+    if table.num_rows:
+        run = dataclasses.replace(run, started_at=pc.min(table["ingested_at"]).as_py())
     batch = StagedBatch(options, run, batch_no, count_lines=False)  # counted when first loaded
-    table = pq.read_table(lake_file, columns=RAW_FIELDS)
+    table = table.drop_columns(["ingested_at"])
     for row in table.to_pylist():
         batch.add(RawDocument(**row), keep_document=False)
     ingest_date = Path(lake_file).parent.name.removeprefix("ingest_date=")

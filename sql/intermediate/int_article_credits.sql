@@ -1,0 +1,30 @@
+-- model: The sources each unique article credits (text credits and credits inside its byline), one row per article and source.
+--   A byline's credits are e.g. "Vu Anh (Laut Interfax, Reuters)" or "Von X, dpa/AFP"; spellings
+--   are merged on a normalised key (lower case, letters and digits only).
+-- materialized: incremental
+-- unique_key: doc_id
+-- column doc_id: the article (`marts.articles.doc_id`).
+-- column source_key: normalised name of the source.
+-- column names: the spellings the article uses for it, one per mention.
+-- column first_seen: when the article's first copy was ingested (UTC).
+-- test unique (warn): doc_id, source_key
+with credited as (
+    select doc_id, first_seen, unnest(credits) as name
+    from changed.articles
+    union all
+    select doc_id, first_seen, unnest(string_split_regex(
+        regexp_replace(regexp_extract(byline, '\([^)]*\)|,\s*[A-Za-z]{2,6}(?:/[A-Za-z]{2,6})*$'),
+                       '^[(,]\s*(?i:laut|quelle:?|nach|via|mit material von)?\s*|\)$', '', 'g'),
+        '\s*(?:,|/|&|\bund\b)\s*')) as name
+    from changed.articles
+    where byline is not null
+),
+named as (
+    select doc_id, first_seen, trim(name) as name,
+           lower(regexp_replace(name, '[^\p{L}\p{N}]+', '', 'g')) as source_key
+    from credited
+    where trim(name) <> ''
+)
+select doc_id, source_key, list(name order by name) as names, any_value(first_seen) as first_seen
+from named
+group by doc_id, source_key
