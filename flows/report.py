@@ -13,8 +13,8 @@ from news_etl.tasks.layout import WarehouseLayout
 from news_etl.tasks.options import RunContext
 from news_etl.tasks.warehouse.export import export_marts
 from news_etl.tasks.warehouse.load import Loaded, finish_run
-from news_etl.tasks.warehouse.model import BuildResult
-from news_etl.tasks.warehouse.model import build as build_models
+from news_etl.tasks.warehouse.database import connect, default_wait_seconds
+from news_etl.tasks.warehouse.model import BuildResult, build_on
 from news_etl.tasks.warehouse.plan import Plan
 
 
@@ -22,8 +22,12 @@ def record_run(layout: WarehouseLayout, run_id: str, step_seconds: dict, logger)
     """Close the run's record in meta.runs and refresh the ``runs`` mart and its export."""
     try:
         finish_run(layout, run_id, None, step_seconds)
-        build_models(layout, ["runs", "test_results"], run_id=run_id)
-        export_marts(layout, ["runs", "test_results"])
+        con = connect(layout, wait_seconds=default_wait_seconds())
+        try:
+            build_on(con, select=["runs", "test_results"], run_id=run_id)
+            export_marts(layout, ["runs", "test_results"], con=con)
+        finally:
+            con.close()
     except Exception as exc:  # the run's data is committed; a stale runs mart must not fail it
         logger.warning("could not refresh marts.runs: %s", exc)
 

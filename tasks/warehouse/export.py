@@ -119,12 +119,15 @@ def _export_file(con, layout: WarehouseLayout, name: str) -> Path:
     return target
 
 
-def export_marts(layout: WarehouseLayout, names: list[str] | None = None, sql_dir: Path = SQL_DIR) -> list[Path]:
-    """Write each mart (or just ``names``): small ones whole, the changed groups of partitioned ones."""
+def export_marts(layout: WarehouseLayout, names: list[str] | None = None, sql_dir: Path = SQL_DIR, con=None) -> list[Path]:
+    """Write each mart (or just ``names``): small ones whole, the changed groups of partitioned ones
+    (on ``con``, a connection to the warehouse, or one of its own)."""
     layout.marts.mkdir(parents=True, exist_ok=True)
     wanted = None if names is None else {n.split(".")[-1] for n in names}
     models = {m.name: m for m in discover_models(sql_dir) if m.schema == "marts"}
-    con = connect(layout, wait_seconds=default_wait_seconds())
+    own = con is None
+    con = connect(layout, wait_seconds=default_wait_seconds()) if own else con
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     written = []
     try:
         con.execute("SET threads = 1")  # row groups in the table's order: a group's rows keep their file
@@ -152,7 +155,11 @@ def export_marts(layout: WarehouseLayout, names: list[str] | None = None, sql_di
         fsync_dir(layout.marts)
         shutil.rmtree(layout.export_staging, ignore_errors=True)
     finally:
-        con.close()
+        if own:
+            con.close()
+        else:
+            con.execute(f"SET threads = {int(threads)}")
+            con.execute("SET preserve_insertion_order = false")
     return written
 
 

@@ -28,6 +28,7 @@ All of a build (models, data tests, state, the search index) is one transaction.
 
 from __future__ import annotations
 
+import functools
 import graphlib
 import hashlib
 import json
@@ -251,9 +252,13 @@ def _split_name(qualified: str) -> list[str]:
     return parts
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
 def _tables_in_parse_tree(sql: str) -> set[str]:
-    with duckdb.connect() as con:
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    tree = json.loads(_parser().cursor().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise duckdb.ParserException(tree.get("error_message", "cannot parse"))
     found, todo = set(), [tree]
@@ -268,7 +273,8 @@ def _tables_in_parse_tree(sql: str) -> set[str]:
     return found
 
 
-def tables_read(sql: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def tables_read(sql: str) -> tuple[str, ...]:
     """``schema.table`` (or ``table``) of every table a query reads, by DuckDB's parser; lower case
     like DuckDB's own name resolution."""
     try:
@@ -277,7 +283,7 @@ def tables_read(sql: str) -> list[str]:
         # get_table_names binds JOIN ... USING against tables it cannot see and fails; the parse
         # tree alone has the same table references (CTE names come without a schema there).
         names = _tables_in_parse_tree(sql)
-    return sorted(n.lower() for n in names)
+    return tuple(sorted(n.lower() for n in names))
 
 
 def _python_model(qualified: str) -> Model:
@@ -294,7 +300,15 @@ def discover_models(sql_dir: Path) -> list[Model]:
     """All models, ordered so that each comes after the models it reads.
 
     A reference to a model schema's table without a file, a ``changed.x`` of no model ``x``, two
-    models of one name, or a dependency cycle is a ModelError naming the file(s)."""
+    models of one name, or a dependency cycle is a ModelError naming the file(s). Kept per
+    process until a file of ``sql_dir`` changes (a run discovers them several times)."""
+    files = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                  for schema in (*SCHEMAS, "tests") for p in sorted((Path(sql_dir) / schema).glob("*.sql")))
+    return list(_discover_models(Path(sql_dir), files))
+
+
+@functools.lru_cache(maxsize=8)
+def _discover_models(sql_dir: Path, files: tuple) -> tuple[Model, ...]:
     _import_python_models()
     raw = {}
     for schema in SCHEMAS:
@@ -344,7 +358,7 @@ def discover_models(sql_dir: Path) -> list[Model]:
         cycle = exc.args[1]
         files = " -> ".join(str(models[q].path) for q in cycle)
         raise ModelError(f"dependency cycle between models: {files}") from None
-    return [models[q] for q in order]
+    return tuple(models[q] for q in order)
 
 
 def _check_config(path: Path, schema: str, header: Header) -> None:
