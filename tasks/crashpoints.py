@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("after_plan", "after_batch", "before_commit", "after_commit", "mid_publish", "after_publish", "after_model")
+POINTS = ("after_plan", "after_batch", "before_commit", "after_commit", "mid_publish", "after_publish", "mid_model",
+          "after_model", "mid_export")
 
 
 def crash_point(name: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from prefect import task
 
+from ..crashpoints import crash_point
 from ..layout import WarehouseLayout, atomic_write, fsync_dir
 from .database import connect, default_wait_seconds
 from .model import SQL_DIR, Model, export_groups, discover_models
@@ -148,6 +149,7 @@ def export_marts(layout: WarehouseLayout, names: list[str] | None = None, sql_di
                 if not layout.mart_dataset(name).exists() and not pending:
                     pending = [("*", "*")]
                 written += _export_dataset(con, layout, m, pending)
+                crash_point("mid_export")
                 if has_pending:
                     con.execute("DELETE FROM meta.export_pending WHERE mart = ?", [name])
             else:

@@ -605,7 +605,8 @@ def build_on(con, sql_dir: Path = SQL_DIR, select: list[str] | None = None, stem
             if (ctx.full and m.materialized == "incremental") or changed_definition or upstream_rebuilt:
                 ctx.rebuilt.add(m.qualified)
             existing.add(m.qualified)
-            crash_point("mid_model")
+            if m.materialized == "incremental":
+                crash_point("mid_model")  # a test kills the run here: the transaction holds merged rows
         built = [m.qualified for m in selected]
         scope = "all" if full_refresh else "changed"
         results = run_data_tests(con, tests, ctx, None if select is None else set(built), scope)
