@@ -175,6 +175,9 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
             SELECT count(*) FILTER (WHERE contains(a.body, t.text)), count(*)
             FROM truth t JOIN lake.articles a USING (doc_id) WHERE t.label = 'content'
         """).fetchone()
+        near = con.execute("""SELECT count(*), count(DISTINCT cluster_id), coalesce(max(cluster_size), 0)
+                              FROM marts.near_duplicates""").fetchone()
+        unique = con.execute("SELECT count(*) FROM marts.articles").fetchone()[0]
     finally:
         con.close()
     return {
@@ -184,6 +187,8 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
         "boilerplate_precision": round(tp / (tp + fp), 4) if tp + fp else None,
         "boilerplate_recall": round(tp / (tp + fn), 4) if tp + fn else None,
         "content_kept": round(kept / content, 4) if content else None,
+        "unique_articles": unique,
+        "near_duplicates": {"articles": near[0], "clusters": near[1], "largest_cluster": near[2]},
     }
 
 

@@ -621,7 +621,8 @@ def build_on(con, sql_dir: Path = SQL_DIR, select: list[str] | None = None, stem
         if layout and stemmer and "marts.articles" in built:
             from .search import update_index
 
-            update_index(con, layout, stemmer)
+            # the articles of the runs this build applied, unless the lake lost rows meanwhile
+            update_index(con, layout, stemmer, None if ctx.full_refresh else pending.get("articles", []))
         con.execute(f"DROP SCHEMA {CHANGED} CASCADE")
         for table in ctx.temps:
             con.execute(f"DROP TABLE IF EXISTS {table}")
