@@ -2,6 +2,7 @@
 --   A run adds its own rows (the rows of a run are loaded together).
 -- materialized: incremental
 -- unique_key: run_id
+-- incremental_strategy: append
 -- column run_id: the run that removed the lines.
 -- column rule: rule name from the TOML rule files.
 -- column lines_removed: lines the rule removed in the run's documents.

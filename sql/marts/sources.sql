@@ -1,5 +1,5 @@
 -- model: Agencies and outlets credited in unique articles (text credits and credits in bylines), spelling variants merged.
---   A run recomputes the sources the articles it added credit.
+--   A run recomputes the sources its new articles credit, from what each run added (`intermediate.int_source_runs`).
 -- materialized: incremental
 -- unique_key: source_key
 -- column source: most used spelling of the source (ties: the first in sort order, so `Euro News`
@@ -14,14 +14,14 @@
 -- test unique: source_key
 -- test not_null: source_key
 with touched as (
-    select distinct source_key from changed.int_article_credits
+    select distinct source_key from changed.int_source_runs
 ),
-credits as (
-    select * from intermediate.int_article_credits semi join touched using (source_key)
+runs as (
+    select * from intermediate.int_source_runs semi join touched using (source_key)
 ),
 spellings as (
-    select source_key, name, count(*) as n
-    from (select source_key, unnest(names) as name from credits)
+    select source_key, s.name, sum(s.mentions) as n
+    from (select source_key, unnest(spellings) as s from runs)
     group by all
 ),
 names as (
@@ -31,11 +31,11 @@ names as (
 )
 select
     n.source,
-    c.source_key,
-    count(*) as articles,
+    r.source_key,
+    sum(r.articles)::BIGINT as articles,
     any_value(n.spellings) as spellings,
-    min(c.first_seen) as first_seen,
-    max(c.first_seen) as last_seen
-from credits c
+    min(r.first_seen) as first_seen,
+    max(r.first_seen) as last_seen
+from runs r
 join names n using (source_key)
-group by n.source, c.source_key
+group by n.source, r.source_key

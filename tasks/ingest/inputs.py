@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -58,16 +62,27 @@ def walk(inputs: list[str | Path]) -> Iterator[InputFile | Quarantined]:
             yield InputFile(**row)
 
 
-def walk_tables(inputs: list[str | Path], threads: int = 2, chunk: int = 50_000) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
-    """The files under the given paths (recursively) as tables of ``FILE_SCHEMA`` of about ``chunk``
-    rows, with the entries rejected on the way; never leaving a root through links (links whose
-    target lies inside the root are skipped: the walk reaches their target anyway).
+def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_000,
+                workdir: str | Path | None = None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+    """The files under the given paths (recursively) as tables of ``FILE_SCHEMA`` (about ``chunk``
+    rows each), with the entries rejected on the way; never leaving a root through links (links
+    whose target lies inside the root are skipped: the walk reaches their target anyway).
 
-    Each file costs one ``lstat`` (``os.scandir``'s entry, which already knows a directory from a
-    file) and a few Python operations; directories are scanned by ``threads`` threads, which
-    overlap their system calls: re-walking a million unchanged files is what the plan pays."""
+    Each file costs one ``lstat``, relative to its directory's descriptor (``os.scandir``'s entry
+    already tells a file from a directory or a link), and a few Python operations: re-walking a
+    million unchanged files is most of what a scheduled run's plan pays. A big tree (more than
+    ``IN_PROCESS_FILES`` files and directories left) is walked on by ``processes`` processes (their
+    results pass through ``workdir``), which threads could not do: each stat would hand the GIL
+    back and forth."""
     columns: dict[str, list] = {c: [] for c in _SCANNED}
     rejected: list[Quarantined] = []
+
+    def flush(force: bool = False):
+        nonlocal columns, rejected
+        if len(columns["path"]) >= (1 if force else chunk) or (force and rejected):
+            yield _table(columns), rejected
+            columns, rejected = {c: [] for c in _SCANNED}, []
+
     for given in inputs:
         root = os.path.abspath(str(given))
         if not os.path.lexists(root):
@@ -81,29 +96,67 @@ def walk_tables(inputs: list[str | Path], threads: int = 2, chunk: int = 50_000)
                     columns[c].append(getattr(item, c))
             continue
         root_real = os.path.realpath(root)
-        with ThreadPoolExecutor(threads) as pool:
-            pending = {pool.submit(_scan, root, root, root_real)}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=id):
-                    found, subdirs, bad = future.result()
-                    pending |= {pool.submit(_scan, d, root, root_real) for d in subdirs}
-                    rejected += bad
-                    for c in _SCANNED:
-                        columns[c] += found[c]
-                    if len(columns["path"]) >= chunk:
-                        yield _table(columns), rejected
-                        columns, rejected = {c: [] for c in _SCANNED}, []
-    if columns["path"] or rejected:
-        yield _table(columns), rejected
+        stack, walked = [root], 0
+        while stack and (walked < IN_PROCESS_FILES or len(stack) < MIN_SUBTREES or processes < 2):
+            found, subdirs, bad = _scan(stack.pop(), root, root_real)
+            stack.extend(reversed(subdirs))
+            rejected += bad
+            walked += len(found["path"])
+            for c in _SCANNED:
+                columns[c] += found[c]
+            yield from flush()
+        if stack:
+            for table, bad in _walk_in_processes(stack, root, root_real, processes, workdir):
+                rejected += bad
+                yield from flush(force=True)
+                yield table, []
+    yield from flush(force=True)
 
 
 _SCANNED = ("path", "root", "size", "mtime_ns", "kind")
+IN_PROCESS_FILES = 20_000  # a tree bigger than this is walked on by processes ...
+MIN_SUBTREES = 8  # ... when at least this many directories are left to walk
 
 
 def _table(columns: dict[str, list]) -> pa.Table:
     n = len(columns["path"])
     return pa.table({**columns, "offset": [0] * n, "length": [-1] * n, "first_line": [1] * n}, schema=FILE_SCHEMA)
+
+
+def _walk_in_processes(directories: list[str], root: str, root_real: str, processes: int,
+                       workdir: str | Path | None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+    """Walk the trees under ``directories`` in ``processes`` processes of their own
+    (``python -m news_etl.tasks.ingest.inputs TASK``: nothing of this process comes along), each
+    writing what it found to a file in ``workdir``."""
+    with tempfile.TemporaryDirectory(prefix="walk-", dir=workdir) as tmp:
+        started = []
+        for i in range(processes):
+            task, out = Path(tmp) / f"task-{i}.json", Path(tmp) / f"found-{i}.pickle"
+            task.write_text(json.dumps({"directories": directories[i::processes], "root": root, "root_real": root_real,
+                                        "out": str(out)}))
+            started.append((subprocess.Popen([sys.executable, "-m", __name__, str(task)]), out))
+        failed = [p.wait() for p, _ in started]
+        for (proc, out), code in zip(started, failed):
+            if code != 0:
+                raise RuntimeError(f"walking {root} failed in a worker process (exit code {code})")
+            with open(out, "rb") as fh:
+                yield pickle.load(fh)
+
+
+def _walk_subtrees(directories: list[str], root: str, root_real: str) -> tuple[pa.Table, list[Quarantined]]:
+    columns: dict[str, list] = {c: [] for c in _SCANNED}
+    rejected: list[Quarantined] = []
+    stack = list(directories)
+    while stack:
+        found, subdirs, bad = _scan(stack.pop(), root, root_real)
+        stack.extend(subdirs)
+        rejected += bad
+        for c in _SCANNED:
+            columns[c] += found[c]
+    return _table(columns), rejected
+
+
+_FAST_KINDS = {"txt": "txt", "text": "txt", "html": "html", "htm": "html", "jsonl": "jsonl"}
 
 
 def _scan(directory: str, root: str, root_real: str) -> tuple[dict[str, list], list[str], list[Quarantined]]:
@@ -115,9 +168,9 @@ def _scan(directory: str, root: str, root_real: str) -> tuple[dict[str, list], l
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         return found, subdirs, [Quarantined(directory, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")]
-    # entries of a directory opened once: their lstat resolves one name, not the whole path
     prefix = directory.rstrip(os.sep) + os.sep
     paths, sizes, mtimes, kinds = found["path"], found["size"], found["mtime_ns"], found["kind"]
+    fast_kinds = _FAST_KINDS
     try:
         with os.scandir(fd) as it:
             entries = list(it)
@@ -125,8 +178,8 @@ def _scan(directory: str, root: str, root_real: str) -> tuple[dict[str, list], l
             name = entry.name
             try:
                 if entry.is_file(follow_symlinks=False):  # the usual case first: a regular file, by the entry's type
-                    kind = kind_of(name)
-                    if kind is None:
+                    kind = fast_kinds.get(name[name.rfind(".") + 1:]) if name[0] != "." else None
+                    if kind is None and (kind := kind_of(name)) is None:
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if st.st_mode & stat.S_IROTH or _readable(st, prefix + name):
@@ -224,3 +277,10 @@ def split_jsonl(row: dict, max_bytes: int) -> list[dict]:
     if pos > start or not ranges:
         ranges.append({**row, "offset": start, "length": -1, "first_line": start_line})
     return ranges
+
+
+if __name__ == "__main__":  # a walker process (see _walk_in_processes)
+    _task = json.loads(Path(sys.argv[1]).read_text())
+    _found = _walk_subtrees(_task["directories"], _task["root"], _task["root_real"])
+    with open(_task["out"], "wb") as _fh:
+        pickle.dump(_found, _fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -9,7 +9,8 @@ a header comment that documents it (``-- model: …``, ``-- column <name>: …``
 - ``-- materialized: view|table|incremental`` (default: staging views, other tables);
 - ``-- unique_key: a, b``: an incremental model's rows replace the rows with the same key;
   ``-- incremental_strategy: merge`` with ``-- merge_update_columns: c, d`` updates only those
-  columns of a key already there (its other columns are kept), else delete+insert;
+  columns of a key already there (its other columns are kept), ``append`` adds rows whose keys
+  are new by construction (no lookup of the keys there), else delete+insert;
 - ``-- partition_by: col`` and ``-- file_by: col``: exported as a Hive-partitioned dataset
   (tasks/warehouse/export.py);
 - ``-- test <kind>[ (warn)]: …``: generic data tests (tasks/warehouse/datatests.py).
@@ -48,6 +49,7 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"  # the repository's sql/, 
 SCHEMAS = ("staging", "intermediate", "marts")  # model folders, in the order docs list them
 DEFAULT_MATERIALIZED = {"staging": "view", "intermediate": "table", "marts": "table"}
 MATERIALIZATIONS = ("view", "table", "incremental")
+STRATEGIES = ("delete+insert", "merge", "append")
 CONFIG_KEYS = ("materialized", "unique_key", "incremental_strategy", "merge_update_columns", "partition_by", "file_by",
                "severity")
 CHANGED = "changed"  # schema of the ``changed.<model>`` relations; exists only inside a build's transaction
@@ -261,16 +263,18 @@ def _tables_in_parse_tree(sql: str) -> set[str]:
     tree = json.loads(_parser().cursor().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise duckdb.ParserException(tree.get("error_message", "cannot parse"))
-    found, todo = set(), [tree]
+    found, ctes, todo = set(), set(), [tree]
     while todo:
         node = todo.pop()
         if isinstance(node, dict):
             if node.get("type") == "BASE_TABLE":
                 found.add(".".join(p for p in (node["schema_name"], node["table_name"]) if p))
+            if isinstance(node.get("cte_map"), dict):
+                ctes.update(entry["key"] for entry in node["cte_map"].get("map", []))
             todo.extend(node.values())
         elif isinstance(node, list):
             todo.extend(node)
-    return found
+    return found - ctes  # a CTE's name, read without a schema, is no table
 
 
 @functools.lru_cache(maxsize=1024)
@@ -368,8 +372,8 @@ def _check_config(path: Path, schema: str, header: Header) -> None:
         raise ModelError(f"{path}: materialized: {materialized!r} (expected one of {', '.join(MATERIALIZATIONS)})")
     if materialized == "incremental" and not config.get("unique_key"):
         raise ModelError(f"{path}: an incremental model needs '-- unique_key: <columns>'")
-    if config.get("incremental_strategy", "delete+insert") not in ("delete+insert", "merge"):
-        raise ModelError(f"{path}: incremental_strategy: {config['incremental_strategy']!r} (delete+insert or merge)")
+    if config.get("incremental_strategy", "delete+insert") not in STRATEGIES:
+        raise ModelError(f"{path}: incremental_strategy: {config['incremental_strategy']!r} (one of {', '.join(STRATEGIES)})")
     if config.get("incremental_strategy") == "merge" and not config.get("merge_update_columns"):
         raise ModelError(f"{path}: incremental_strategy merge needs '-- merge_update_columns: <columns>'")
     if config.get("file_by") and not config.get("partition_by"):
@@ -533,6 +537,12 @@ def _merge(ctx: BuildContext, m: Model) -> None:
     """Merge the model's rows (those of the keys its ``changed.*`` touched) into its table."""
     con, key = ctx.con, ", ".join(f'"{c}"' for c in m.unique_key)
     delta = ctx.temp_table(f"__delta_{m.name}", m.sql)
+    if m.strategy == "append":  # keys new by construction: no lookup of the keys already there
+        if m.partition_by:
+            con.execute("INSERT INTO meta.export_pending " + export_groups(con, m, delta))
+        con.execute(f"INSERT INTO {m.qualified} SELECT * FROM {delta}")
+        ctx.delta[m.qualified] = f"SELECT * FROM {delta}"
+        return
     existing = ctx.temp_table(f"__existing_{m.name}", f"SELECT {key} FROM {m.qualified} SEMI JOIN {delta} USING ({key})")
     n_existing = con.execute(f"SELECT count(*) FROM {existing}").fetchone()[0]
     if m.partition_by:

@@ -37,7 +37,9 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS dedup.clusters (
         art_no INTEGER, doc_id VARCHAR, first_seen TIMESTAMPTZ, ingest_date DATE,
         cluster_no INTEGER, cluster_id VARCHAR, similarity DOUBLE, minhash UINTEGER[])""",
-    "CREATE TABLE IF NOT EXISTS dedup.buckets (band_key UBIGINT, leader INTEGER)",
+    # 32 bits of the band's hash: a bucket shared by chance only costs a verification that fails,
+    # and the table the new articles' bands are looked up in is a third smaller
+    "CREATE TABLE IF NOT EXISTS dedup.buckets (band_key UINTEGER, leader INTEGER)",
 ]
 INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS clusters_art_no ON dedup.clusters (art_no)"
 
@@ -124,7 +126,7 @@ def update_clusters(con, ctx) -> str:
     con.execute("DROP TABLE __new")
     # Bands -> buckets: an existing bucket keeps its leader, a new one is led by its earliest article.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE __bands AS
-        SELECT art_no, hash(band, minhash[band * {ROWS} + 1 : band * {ROWS} + {ROWS}]) AS band_key
+        SELECT art_no, (hash(band, minhash[band * {ROWS} + 1 : band * {ROWS} + {ROWS}]) & 4294967295)::UINTEGER AS band_key
         FROM __new_arts, range({BANDS}) AS b(band)
         WHERE list_count(minhash[band * {ROWS} + 1 : band * {ROWS} + {ROWS}]) = {ROWS}""")
     con.execute("""CREATE OR REPLACE TEMP TABLE __banded AS

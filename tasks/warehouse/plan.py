@@ -46,7 +46,7 @@ def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
     rejected: list[Quarantined] = []
     found = 0
     with pq.ParquetWriter(candidates, FILE_SCHEMA) as writer:
-        for table, bad in walk_tables(options.inputs):
+        for table, bad in walk_tables(options.inputs, workdir=candidates.parent):
             writer.write_table(table)
             found += table.num_rows
             rejected += bad
