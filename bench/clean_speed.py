@@ -1,6 +1,6 @@
 """Speed of the cleaner alone, one core: seed-sized documents per second and MB/s.
 
-    PYTHONPATH=$PWD python bench/clean_speed.py [--docs 20000] [--corpus seeds|corpus|both]
+    python bench/clean_speed.py [--docs 20000] [--corpus seeds|corpus|both]
 
 Documents are cycled from seeds/ and/or tests/corpus/ (seed-sized: 1-4 KB). Rules are loaded
 and compiled once before timing, as in a batch task. Reports CPU time (time.process_time) and

@@ -2,7 +2,7 @@
 jusText on the same texts wrapped as HTML paragraphs, trafilatura followed by our text pass
 (the pipeline's HTML path), and no cleaning. Prints one table.
 
-    PYTHONPATH=$PWD python bench/eval_cleaning.py [--misses] [--holdout]
+    python bench/eval_cleaning.py [--misses] [--holdout]
 
 Scoring (tests/corpus_score.py, as trafilatura's evaluation): output = title + subtitle + body;
 found `must` snippet = TP, missing = FN; found `must_not` snippet = FP, missing = TN.
@@ -59,7 +59,7 @@ def trafilatura_then_ours(doc) -> str:
     res = trafilatura.bare_extraction(as_html(doc.text), with_metadata=True, include_comments=False)
     if res is None or not res.text:
         return ""
-    return main_text(clean(res.text, RULES, title_hint=res.title))
+    return main_text(clean(res.text, RULES, title_hint=res.title, extracted=True))
 
 
 def justext_text(doc) -> str:

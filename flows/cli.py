@@ -146,22 +146,47 @@ def cmd_search(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from news_etl.tasks.cleaning.explain import explain
+    """One document through the batch code (extraction for HTML, cleaning), every line accounted for."""
+    from news_etl.tasks.cleaning.explain import render
     from news_etl.tasks.cleaning.ruleset import load_rules
-    from news_etl.tasks.ingest.extract import decode, extract_html
+    from news_etl.tasks.ingest.batch import clean_article, extract_document
+    from news_etl.tasks.ingest.extract import EXTRACTOR, RawDocument, decode, doc_id_of
 
     options = options_from(args)
     path = Path(args.file)
     if not path.is_file():
         raise FileNotFoundError(f"input not found: {path}")
-    text, _encoding = decode(path.read_bytes())
-    title_hint = None
-    if path.suffix.lower() in {".html", ".htm"} or text.lstrip()[:1] == "<":
-        meta = extract_html(text, None, options.favor)
-        text, title_hint = meta["text"], meta["title"]
-    _article, report = explain(text, load_rules(options.rules), title_hint=title_hint, width=args.width, favor=options.favor)
-    print(f"{path}: {report}")
+    data = path.read_bytes()
+    text, encoding = decode(data)
+    html = path.suffix.lower() in {".html", ".htm"} or text.lstrip()[:1] == "<"
+    doc = RawDocument(doc_id_of(data), str(path), path.resolve().parent.name, "text/html" if html else "text/plain",
+                      len(data), encoding, text)
+    item = extract_document(doc, options)
+    notes, repeated = [], None
+    if args.warehouse:
+        source, repeated = _frequent_lines(options, doc, args.wait)
+        notes.append(f"{len(repeated)} lines found in {options.repeat_min_docs}+ documents of source {source!r} in {args.warehouse}")
+    if item.extracted:
+        notes.append(f"{EXTRACTOR} left out {len(item.left_out)} lines of the page's visible text")
+    art = clean_article(item, load_rules(options.rules), options.favor, repeated, trace=True)
+    print(f"{path}: " + "".join(f"[{n}] " for n in notes) + render(art, args.width))
     return 0
+
+
+def _frequent_lines(options: RunOptions, doc, wait: float) -> tuple[str, frozenset[int]]:
+    """The source a run gave this document (the file's folder if the warehouse does not hold it) and
+    the keys of the lines its counts make boilerplate there, as the run saw them."""
+    from news_etl.tasks.warehouse.database import connect
+
+    con = connect(options.layout, read_only=True, wait_seconds=wait)
+    try:
+        row = con.execute("SELECT source_name FROM lake.documents WHERE doc_id = ? LIMIT 1", [doc.doc_id]).fetchone()
+        source = row[0] if row else doc.source_name
+        keys = con.execute("SELECT line_key FROM meta.line_counts WHERE source_name = ? AND n_docs >= ?",
+                           [source, options.repeat_min_docs]).fetchall()
+    finally:
+        con.close()
+    return source, frozenset(k for (k,) in keys)
 
 
 # -- the parser: options shared by several commands come from parent parsers, their help and
@@ -249,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
                              help="show how one document is cleaned: each line kept, moved or removed, and by which rule")
     explain.add_argument("file", metavar="FILE")
     explain.add_argument("--width", type=int, default=110, help="clip lines to this many characters")
+    explain.add_argument("--warehouse", default=None, metavar="DIR",
+                         help="use this warehouse's repeated-line counts, as its runs did (opened read-only)")
+    _option(explain, "--repeat-min-docs", type=int, metavar="N")
+    explain.add_argument("--wait", type=float, default=READ_WAIT, metavar="SECONDS",
+                         help=f"with --warehouse: seconds to wait while a run holds the database (default: {READ_WAIT:g})")
     explain.set_defaults(func=cmd_explain)
 
     sql = sub.add_parser("sql", parents=[reading], help="run a query on the warehouse (read-only) and print the result")

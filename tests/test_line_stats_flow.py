@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import duckdb
 
 from .conftest import SEEDS, run_etl
@@ -28,6 +31,14 @@ def test_repeated_lines_are_removed_and_their_counts_persist(prefect_harness, tm
     assert con.execute("SELECT count(*) FROM lake.articles WHERE contains(body, ?)", [FOOTER]).fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM lake.articles WHERE contains(body, 'weitere Fälle')").fetchone()[0] == 5
     con.close()
+
+    # `explain --warehouse` reads the warehouse's counts (read-only) and shows what the run did
+    def explain(*extra):
+        res = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "explain", str(site / "0.txt"), *extra],
+                             capture_output=True, text=True, check=True)
+        return next(line for line in res.stdout.splitlines() if line.endswith(f"| {FOOTER}"))
+    assert "DROP repeated_line" in explain("--warehouse", str(warehouse))
+    assert " keep " in explain()
 
     # A later run sees the footer in one new document only: the persisted counts still flag it.
     (site / "5.txt").write_text(_article(5), encoding="utf-8")
@@ -59,3 +70,18 @@ def test_a_recurring_byline_is_moved_not_removed():
     art = clean(text, load_rules([]), repeated={line_key(normalize(byline)), line_key(FOOTER)})
     assert art.byline and "Vu Anh" in art.byline and {"Interfax", "Reuters"} <= set(art.credits)
     assert [r for _, t, r in art.removed if t == FOOTER] == ["repeated_line"]
+
+
+def test_a_title_is_never_a_line_with_boilerplate_in_it():
+    """The first line goes as a repeated line; the next one is a sentence with an inline credit:
+    judged without the credit it is no headline, so it stays in the body, cut."""
+    from news_etl.tasks.cleaning.clean import clean
+    from news_etl.tasks.cleaning.ruleset import load_rules
+
+    credited = "Die Zahl der Fälle stieg in der vergangenen Woche. (Quelle: n-tv) |"
+    text = f"{FOOTER}\n{credited}\nDie Behörden rechnen mit weiteren Fällen, sagte ein Sprecher am Montag in der Stadt.\n"
+    art = clean(text, load_rules([]), repeated=lambda line: line == FOOTER)
+    assert art.title is None and art.paragraphs[0] == "Die Zahl der Fälle stieg in der vergangenen Woche."
+    assert (2, "(Quelle: n-tv) |", "inline_credit") in art.removed and "n-tv" in art.credits
+    headline = clean("Quelle: n-tv\nFluthilfe kommt schneller an |\n" + text.split("\n", 2)[2], load_rules([]))
+    assert headline.title == "Fluthilfe kommt schneller an" and (2, "|", "stray_pipe") in headline.removed

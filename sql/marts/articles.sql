@@ -11,6 +11,7 @@
 -- column doc_id: document of the first copy seen (earliest ingested_at, then smallest doc_id); primary key.
 -- column source_name: input root of the first copy.
 -- column url: original URL of the first copy, when known.
+-- column site_name: the publication's name as the first copy's HTML states it, when known.
 -- column title: headline.
 -- column subtitle: sub-headline / teaser, when found.
 -- column byline: author(s), without agency credits.
@@ -55,6 +56,7 @@ select
     a.doc_id,
     a.source_name,
     a.url,
+    a.site_name,
     a.title,
     a.subtitle,
     a.byline,

@@ -3,6 +3,7 @@
 -- column source_uri: path of the input file (with `#n` for JSONL records).
 -- column source_name: name of the input root.
 -- column url: original URL, when known.
+-- column site_name: the publication's name as an HTML page states it (its metadata), when known.
 -- column title: headline.
 -- column subtitle: sub-headline / teaser, when found.
 -- column byline: author(s), without agency credits.
@@ -30,6 +31,7 @@ select
     source_uri,
     source_name,
     url,
+    site_name,
     title,
     subtitle,
     byline,

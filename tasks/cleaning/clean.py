@@ -9,22 +9,21 @@ lives in ``tasks/rules/*.toml`` (docs/rules.md); this module only applies it.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from collections.abc import Callable, Collection
+from collections import Counter
 from dataclasses import dataclass, field
 
-from . import density
+from . import density, patterns
 from .language import guess_language
 from .line_stats import line_key
 from .normalize import normalize
-from .ruleset import GATE_CHARS, INLINE_TAIL, Compiled, RuleSet, load_rules
+from .ruleset import Compiled, RuleSet, load_rules
 from .structure import collect_groups, split_credits, strip_section_suffix, title_key
 
 __all__ = ["Article", "clean", "load_rules", "normalize", "MOVED"]
 
 MOVED = ("title", "subtitle", "caption", "byline")
-PRECISION = {"removed_hop": 0, "stopwords_low": 0.16, "stopwords_high": 0.26}  # favor="precision"
+STRICTER = 0.04  # favor="precision": stop-word thresholds raised by this, no removed line bridges article context
 _PROSE_END = frozenset(".!?…\"“”»«'’")
 KEEP = "keep"
 
@@ -70,6 +69,7 @@ def clean(
     language: str | None = None,
     repeated: Repeated = None,
     favor: str = "balanced",
+    extracted: bool = False,
     trace: bool = False,
     normalized: bool = False,
 ) -> Article:
@@ -79,25 +79,33 @@ def clean(
     predicate on the normalized line or a collection of ``line_stats.line_key`` values.
     ``favor``: "recall" applies the rule files only (no density decisions), "precision" lets no
     removed line bridge article context and raises the stop-word thresholds.
+    ``extracted``: ``text`` is an extractor's output (HTML through trafilatura), whose DOM analysis
+    has removed the page chrome: only the explicit rules apply (line and inline patterns but those
+    marked dumps_only, title, captions, bylines, credits), not the density signals meant for
+    whole-page text, and no subtitle is guessed (the line after the title is the article's first).
     ``normalized``: the caller already passed ``text`` through ``normalize``.
     """
     numbered = [(no, ln) for no, ln in enumerate((text if normalized else normalize(text)).split("\n"), 1) if ln]
     lines = [ln for _, ln in numbered]
     generic = rules.for_language(None)  # the rules of every language: their lines say nothing of it
-    lang = language or guess_language(lines, rules.stopwords, lambda line: _rule_match(line, generic) is not None)
+    lang = language or guess_language(lines, rules.stopwords, generic.removes)
     r = rules.for_language(lang)
     art = Article(language=lang)
     n = len(lines)
     action: list[str | None] = [None] * n
 
-    _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated))
-    key = _title(numbered, action, r, art, title_hint)
-    texts, classes = _moves_and_cuts(numbered, action, r, art, key)
-    if favor != "recall":
-        _density(texts, action, classes, r, PRECISION if favor == "precision" else None)
+    matches, bylines = r.match_lines(lines, extracted)
+    _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated), matches, bylines)
+    key = _title(numbered, action, r, art, title_hint, bylines)
+    signals = not extracted and favor != "recall"  # the density signals judge page text
+    texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines, signals)
+    if signals:
+        ends = {i for i, (k, _) in matches.items() if r.line_rules[k].ends_article}
+        _density(texts, action, classes, r, _stricter(r.density) if favor == "precision" else None, ends)
     if art.title is None and title_hint is None:
         _late_title(numbered, texts, action, r, art)
-    _subtitle(texts, action, art)
+    if not extracted:
+        _subtitle(texts, action, art)
 
     for i, (no, _) in enumerate(numbered):
         a = action[i]
@@ -113,21 +121,14 @@ def clean(
     return art
 
 
-def _rule_match(line: str, r: Compiled) -> re.Match | None:
-    """The match of the line rules of ``r`` that allow the line's length and beginning."""
-    band = bisect_left(r.band_uppers, len(line))
-    regex = r.line_bands[band][1].regex(line[:GATE_CHARS]) if band < len(r.line_bands) else None
-    return regex.match(line) if regex is not None else None
-
-
-def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated) -> None:
+def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_repeated, matches: dict, bylines: dict[int, int]) -> None:
     block = None
     for i, line in enumerate(lines):
-        m = _rule_match(line, r)
-        if m:
-            index = int(m.lastgroup[1:])
+        hit = matches.get(i)
+        if hit:
+            index, m = hit
             rule = r.line_rules[index]
-            if r.line_groups[index]:
+            if m is not None:
                 collect_groups(m, art.credits, art.tags)
             action[i] = rule.name
             block = rule.name if rule.block else None
@@ -136,7 +137,7 @@ def _line_rules(lines: list[str], action: list, r: Compiled, art: Article, is_re
         else:
             block = None
             # a recurring byline is still the article's byline: moved later, not removed here
-            if is_repeated and is_repeated(line) and not any(b.match(line) for b in r.byline):
+            if is_repeated and is_repeated(line) and i not in bylines:
                 action[i] = "repeated_line"
 
 
@@ -145,28 +146,32 @@ def _prose_follows(lines: list[str], i: int, r: Compiled) -> bool:
     return len(nxt) >= r.density["short_chars"] and density.is_sentence(nxt)
 
 
-def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None) -> str | None:
-    if title_hint:
-        art.title = strip_section_suffix(" ".join(normalize(title_hint).split()), r)[0]
-        return title_key(art.title, r)
+def _title(numbered, action, r: Compiled, art: Article, title_hint: str | None, bylines: dict[int, int]) -> str | None:
+    if title_hint:  # from the page's metadata: inline cuts logged as line 0
+        hint, cuts = _inline_cuts(" ".join(normalize(title_hint).split()), r)
+        _log_cuts(0, cuts, art)
+        art.title = strip_section_suffix(hint, r)[0] or None
+        return title_key(art.title, r) if art.title else None
     candidates = [i for i, a in enumerate(action) if a is None]
     if len(candidates) < 2:
         return None
     first = candidates[0]
     no, line = numbered[first]
-    if not density.is_headline(line, 25, r.stopwords):
+    line, cuts = _inline_cuts(line, r)  # judged without what the inline rules cut ("… Woche. (Quelle: n-tv) |")
+    if not line or not density.is_headline(line, 25, r.stopwords):
         return None
     key = title_key(line, r)
     lo, hi = _repeat_lengths(key)
     following = next(
-        (ln for ln in (numbered[i][1] for i in candidates[1:])
-         if not (lo <= len(ln) <= hi and title_key(ln, r) == key) and not any(b.match(ln) for b in r.byline)),
+        (ln for i, ln in ((i, numbered[i][1]) for i in candidates[1:])
+         if not (lo <= len(ln) <= hi and title_key(ln, r) == key) and i not in bylines),
         None,
     )
     if following is None or not (len(following) >= r.density["short_chars"] or density.is_sentence(following)):
         return None  # a menu item or site name; a headline over a short dek is found after density
     art.title, suffix = strip_section_suffix(line, r)
     action[first] = "title"
+    _log_cuts(no, cuts, art)
     if suffix:
         art.removed.append((no, suffix, "title_suffix"))
     return key
@@ -178,9 +183,11 @@ def _repeat_lengths(key: str) -> tuple[int, int]:
     return int(len(key) * 0.8), len(key) + 60
 
 
-def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None) -> tuple[list, list[int]]:
-    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and
-    the density class of every line (removed lines count as boilerplate context)."""
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None, bylines: dict[int, int],
+                    signals: bool = True) -> tuple[list, list[int]]:
+    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and, if
+    the density signals will judge them, the density class of every line (removed lines count as
+    boilerplate context)."""
     texts: list[str | None] = [ln for _, ln in numbered]
     classes = [density.BAD] * len(texts)
     lo, hi = _repeat_lengths(key) if key else (0, -1)
@@ -196,62 +203,124 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
             action[i] = "duplicate_title"
             classes[i] = density.NEUTRAL
             continue
-        if size < 500 and r.caption and line[-1] not in _PROSE_END:  # captions end with their credit
-            tail = line[-90:].lower()
-            m = next((m for c, needles in r.caption if any(n in tail for n in needles) and (m := c.match(line))), None)
+        if size < 500 and r.caption_needles and line[-1] not in _PROSE_END:  # captions end with their credit
+            m = _caption(line, r)
             if m:
                 art.captions.append(m.group("caption").strip())
                 art.credits.extend(split_credits(m.group("credit")))
                 action[i] = "caption"
                 classes[i] = density.NEUTRAL
                 continue
-        if size <= 140 and r.byline:
-            m = next((m for b in r.byline if (m := b.match(line))), None)
+        if i in bylines:
+            m = patterns.groups(r.byline[bylines[i]].match, line.encode("utf-8"))
             if m:
                 author = m.group("author").strip()
                 if art.byline is None:
                     art.byline = author
                 else:
                     art.credits.append(author)
-                if m.groupdict().get("credit"):
-                    art.credits.extend(split_credits(m.group("credit")))
+                credit = m.groupdict().get("credit")
+                if credit:
+                    art.credits.extend(split_credits(credit))
                 action[i] = "byline"
                 classes[i] = density.NEUTRAL
                 continue
         if r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts:
-            line = _cut_inline(no, line, r, art)
-            if not line:
-                action[i] = art.removed[-1][2]
-                texts[i] = None
-                continue
-            texts[i] = line
-        classes[i] = density.classify(line, stopwords, params)
+            line, cuts = _inline_cuts(line, r)
+            if cuts:
+                _log_cuts(no, cuts, art)
+                if not line:
+                    action[i] = cuts[-1][1]
+                    texts[i] = None
+                    continue
+                texts[i] = line
+        if signals:
+            classes[i] = density.classify(line, stopwords, params, r.spaced)
     return texts, classes
 
 
-def _cut_inline(no: int, line: str, r: Compiled, art: Article) -> str:
-    for name, regex, at_end, ends_with, starts_with, groups in r.inline:
-        if (ends_with and line[-1] not in ends_with) or (starts_with and line[0] not in starts_with):
-            continue
-        m = regex.search(line, max(0, len(line) - INLINE_TAIL) if at_end else 0)
-        if m:
-            if groups:
-                collect_groups(m, art.credits, art.tags)
-            art.removed.append((no, m.group(0).strip(), name))
+def _caption(line: str, r: Compiled):
+    """The match of the first caption pattern whose needles the line's end holds, or None."""
+    tail = line[-90:].lower()
+    wanted = [k for k, needles in enumerate(r.caption_needles) if any(n in tail for n in needles)]
+    if not wanted:
+        return None
+    data = line.encode("utf-8")
+    k = next((k for k in r.caption.matching(data) if k in wanted), None)
+    return None if k is None else r.caption.find(k, data)
+
+
+def _inline_cuts(line: str, r: Compiled) -> tuple[str, list]:
+    """The line without what the inline rules cut, and the cuts: (fragment, rule, match). Rules
+    apply in file order, each to what the ones before left of the line."""
+    if not (r.inline_ungated or line[-1] in r.inline_ends or line[0] in r.inline_starts):
+        return line, []
+    cuts, k = [], 0
+    rules, tested = r.inline, r.inline_patterns
+    while line and k < len(rules):
+        data = line.encode("utf-8")
+        for j in tested.matching(data):
+            rule = rules[j]
+            if j < k or (rule.ends_with and line[-1] not in rule.ends_with) or (rule.starts_with and line[0] not in rule.starts_with):
+                continue
+            m = tested.find(j, data)
+            cuts.append((m.group(0).strip(), rule.name, m if "(?P<" in rule.pattern else None))
             line = (line[: m.start()] + " " + line[m.end():]).strip()
-            if not line:
-                break
-    return line
+            k = j + 1
+            break
+        else:
+            break
+    return line, cuts
 
 
-def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None) -> None:
+def _log_cuts(no: int, cuts: list, art: Article) -> None:
+    for fragment, name, m in cuts:
+        if m is not None:
+            collect_groups(m, art.credits, art.tags)
+        art.removed.append((no, fragment, name))
+
+
+def _stricter(params: dict) -> dict:
+    return {"removed_hop": 0, "stopwords_low": params["stopwords_low"] + STRICTER, "stopwords_high": params["stopwords_high"] + STRICTER}
+
+
+def _density(texts: list[str | None], action: list, classes: list[int], r: Compiled, override: dict | None,
+             ends: set[int]) -> None:
+    """Page text: lines repeated within the page, jusText's context decisions, then everything
+    outside the article's stretch of the page. Density alone never empties a page: if nothing
+    would be left, it decides nothing."""
     candidates = [t if a is None else None for t, a in zip(texts, action)]
     params = {**r.density, **override} if override else r.density
     if override:  # reclassify with the stricter thresholds
-        classes = [density.classify(t, r.stopwords, params) if t is not None else c for t, c in zip(candidates, classes)]
-    for i, rule in enumerate(density.decide(candidates, classes, params)):
+        classes = [density.classify(t, r.stopwords, params, r.spaced) if t is not None else c for t, c in zip(candidates, classes)]
+    repeats = _repeated_in_page(candidates, params["page_repeats"])
+    if repeats:
+        classes = [density.BAD if i in repeats else c for i, c in enumerate(classes)]
+    decided = density.decide(candidates, list(classes), params)
+    for i in repeats:
+        decided[i] = "repeated_in_page"
+    region = density.main_text(candidates, classes, params, r.spaced)
+    if region is not None:
+        first, last = density.cut_at_end(region, candidates, classes, ends, params, r.spaced)
+        for i in (*range(first), *range(last + 1, len(candidates))):
+            if candidates[i] is not None and not decided[i]:
+                decided[i] = "outside_main_text"
+    kept = [i for i, rule in enumerate(decided) if not rule and candidates[i] is not None]
+    if not kept:
+        return
+    for i, rule in enumerate(decided):
         if rule:
             action[i] = rule
+
+
+def _repeated_in_page(lines: list[str | None], min_chars: int) -> set[int]:
+    """Lines of at least ``min_chars`` found twice or more in the page: teaser lists and menus
+    shown twice (at the top and the bottom, in a sidebar), never an article's own paragraphs."""
+    present = [t for t in lines if t is not None]
+    if len(set(present)) == len(present):
+        return set()
+    counts = Counter(t for t in present if len(t) >= min_chars)
+    return {i for i, t in enumerate(lines) if t is not None and counts.get(t, 0) > 1}
 
 
 def _late_title(numbered, texts, action, r: Compiled, art: Article) -> None:

@@ -1,8 +1,12 @@
-"""Density signals for whole-page dumps (jusText-like, per line instead of per HTML block).
+"""Density signals for whole-page text (jusText-like, per line instead of per HTML block).
 
-Each candidate line gets a class from its length, stop-word density and sentence punctuation;
-short and near-good lines are then decided by their neighbours, so menus, link lists and
-footers go while short article lines (subheadings, one-line paragraphs) between prose stay.
+Each candidate line gets a class from its length, the density of its language's stop words and
+its sentence punctuation (length and punctuation alone for a language without a stop-word list
+or without spaces between words); short and near-good lines are then decided by their
+neighbours, so menus, link lists and footers go while short article lines (subheadings,
+one-line paragraphs) between prose stay. The article is one contiguous stretch of the page:
+``main_text`` finds it as the run of lines whose prose most outweighs the boilerplate in it
+(Finn et al.'s body text extraction, on lines), and what lies outside goes too.
 """
 
 from __future__ import annotations
@@ -12,36 +16,51 @@ import re
 BAD, SHORT, NEARGOOD, GOOD = 0, 1, 2, 3
 NEUTRAL = -1  # title, captions, bylines: invisible to the context rules
 
-_SENTENCE_END = frozenset(".!?…:\"“”»«‘’')")
+_SENTENCE_END = frozenset(".!?…:\"“”»«‘’')。！？｡」』）")
 _BULLET = re.compile(r"^([-–•*·▪►]|\d{1,2}[.)]|[a-z][.)])\s")
+UNSPACED_CHAR = 3  # in a script without spaces, one character weighs as much as this many letters
 
 
-def is_sentence(line: str) -> bool:
-    return line[-1] in _SENTENCE_END and line.count(" ") >= 2
+def is_sentence(line: str, spaced: bool = True) -> bool:
+    return line[-1] in _SENTENCE_END and (line.count(" ") >= 2 if spaced else len(line) >= 8)
 
 
-def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = frozenset()) -> bool:
+def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = frozenset(), spaced: bool = True) -> bool:
     """Looks like a headline: short, capitalised, no closing sentence punctuation; a long
     line without a single stop word is a menu ("Politik Wirtschaft Sport Kultur …")."""
-    if len(line) > 200 or line[-1] in ".,;:" or not (line[0].isupper() or line[0].isdigit() or line[0] in "„\"“»«'‘"):
+    if len(line) > 200 or line[-1] in ".,;:。" or not (line[0].isupper() or line[0].isdigit() or line[0] in "„\"“»«'‘" or not line[0].isascii()):
         return False
+    if not spaced:
+        return 6 <= len(line) <= 3 * max_words
     n = line.count(" ") + 1
     if n >= 6 and stopwords and stopwords.isdisjoint(line.split()):
         return False
     return 3 <= n <= max_words or (n == 2 and len(line) >= 12)
 
 
-def classify(line: str, stopwords: frozenset[str], p: dict) -> int:
+def classify(line: str, stopwords: frozenset[str], p: dict, spaced: bool = True) -> int:
+    sentence = is_sentence(line, spaced)
+    length = len(line) if spaced else UNSPACED_CHAR * len(line)
+    if length < p["short_chars"] and not sentence:
+        return SHORT
+    if not stopwords:  # no list for the language: length and sentence punctuation only
+        if length < p["short_chars"]:
+            return NEARGOOD if sentence and length >= p["short_chars"] // 2 else SHORT
+        return GOOD if length >= p["long_chars"] and (sentence or _punctuated(line)) else NEARGOOD
     words = line[:120].split()  # a sample is enough for long lines; the stop words come in every case
     density = sum(map(stopwords.__contains__, words)) / len(words)
-    sentence = is_sentence(line)
-    if len(line) < p["short_chars"]:
+    if length < p["short_chars"]:
         return NEARGOOD if sentence and density >= p["stopwords_low"] and len(words) >= 3 else SHORT
     if density < p["stopwords_low"]:
         return NEARGOOD if sentence and density > 0 and len(words) >= 8 else BAD
-    if len(line) >= p["long_chars"] or (sentence and density >= p["stopwords_high"]):
+    if length >= p["long_chars"] or (sentence and density >= p["stopwords_high"]):
         return GOOD
     return NEARGOOD
+
+
+def _punctuated(line: str) -> bool:
+    """Sentence punctuation inside the line (prose that runs on past its last full stop)."""
+    return any(c in line for c in ".。!?！？,，、")
 
 
 def _neighbour(classes: list[int], lines: list, i: int, step: int, skip: tuple[int, ...], hop: int) -> int:
@@ -129,3 +148,78 @@ def _heading_before_text(lines: list[str | None], classes: list[int], i: int, p:
             continue
         return c in (GOOD, NEARGOOD)
     return False
+
+
+def main_text(lines: list[str | None], classes: list[int], p: dict, spaced: bool = True) -> tuple[int, int] | None:
+    """The stretch of lines (first, last) where the article is: the one whose prose most
+    outweighs the boilerplate inside it, with the headline right above it. Prose counts by its
+    length (near-good lines by a part of it); short lines, boilerplate and lines a rule removed
+    count against it, by a fixed or their own weight (one removed line alone, such as an ad
+    inside the text, costs little); moved lines (title, captions, bylines) weigh nothing.
+    None if no line is prose."""
+    near, short, bad = p["main_neargood"], p["main_short"], p["main_bad"]
+    removed, alone = p["main_removed"], p["main_removed_alone"]
+    unit = 1 if spaced else UNSPACED_CHAR
+    best, total, start, found, run = 0.0, 0.0, 0, None, 0
+    for i, c in enumerate(classes):
+        line = lines[i]
+        if c == GOOD:
+            w, run = unit * len(line), 0
+        elif c == NEARGOOD:
+            w, run = near * unit * len(line), 0
+        elif c == SHORT:
+            w, run = -short, 0
+        elif c == BAD:
+            if line is None:  # removed by a rule
+                w, run = -(removed if run else alone), run + 1
+            else:
+                w, run = -bad * max(unit * len(line), short), 0
+        else:
+            continue  # moved: weighs nothing, breaks no run
+        if total <= 0:
+            total, start = w, i
+        else:
+            total += w
+        if total > best:
+            best, found = total, (start, i)
+    if found is None:
+        return None
+    return heading_above(lines, classes, found[0], p, spaced), found[1]
+
+
+def cut_at_end(region: tuple[int, int], lines: list[str | None], classes: list[int], ends: set[int], p: dict,
+               spaced: bool = True) -> tuple[int, int]:
+    """The article's stretch up to the first line that ends an article ("Leave a Reply", "12
+    Comments") once some prose came before it: what follows is the readers', not the article's."""
+    first, last = region
+    if not any(first < e <= last for e in ends):
+        return region
+    prose, unit = 0, 1 if spaced else UNSPACED_CHAR
+    for i in range(first, last + 1):
+        if i in ends and prose >= p["main_ends_after"]:
+            return first, i - 1
+        if classes[i] == GOOD:
+            prose += unit * len(lines[i])
+    return region
+
+
+def heading_above(lines: list[str | None], classes: list[int], first: int, p: dict, spaced: bool = True) -> int:
+    """Where the article's stretch starts once its headline is in: the headline (and a dek under
+    it) above the first line of prose, over lines a rule removed or moved (dates, bylines) and up
+    to two short lines of meta data; ``first`` if there is none."""
+    start, j, skipped, meta, headlines = first, first - 1, 0, 0, 0
+    max_words = p["heading_max_words"]
+    while j >= 0 and skipped < 6:
+        line = lines[j]
+        if line is None:  # removed by a rule, or moved
+            skipped += 1
+        elif (line.count(" ") >= 2 or not spaced) and is_headline(line, max_words, spaced=spaced):
+            start, headlines, meta = j, headlines + 1, 0
+            if headlines == 2:
+                break
+        elif classes[j] == SHORT and meta < 2 and not headlines:
+            meta += 1
+        else:
+            break
+        j -= 1
+    return start

@@ -6,8 +6,15 @@ from .clean import MOVED, Article, clean
 from .ruleset import RuleSet
 
 
-def explain(text: str, rules: RuleSet, title_hint: str | None = None, width: int = 110, favor: str = "balanced") -> tuple[Article, str]:
-    art = clean(text, rules, title_hint=title_hint, favor=favor, trace=True)
+def explain(text: str, rules: RuleSet, width: int = 110, **clean_args) -> tuple[Article, str]:
+    """Clean ``text`` (``clean``'s keyword arguments) and render the account of it."""
+    art = clean(text, rules, trace=True, **clean_args)
+    return art, render(art, width)
+
+
+def render(art: Article, width: int = 110) -> str:
+    """Every line of a traced article (``clean(..., trace=True)``) as keep / MOVE / DROP and the rule,
+    spans cut out of lines (line 0: the title from the page's metadata), then the fields."""
     cuts: dict[int, list[tuple[str, str]]] = {}
     line_rules = {no: rule for no, rule in ((no, a) for no, _, a in art.trace) if rule not in MOVED and rule != "keep"}
     for no, fragment, rule in art.removed:
@@ -16,6 +23,8 @@ def explain(text: str, rules: RuleSet, title_hint: str | None = None, width: int
     kept = sum(1 for _, _, a in art.trace if a == "keep")
     moved = sum(1 for _, _, a in art.trace if a in MOVED)
     out = [f"language {art.language or '?'}: {len(art.trace)} lines, {kept} kept, {moved} moved, {len(art.trace) - kept - moved} removed"]
+    for rule, fragment in cuts.get(0, []):
+        out.append(f"{0:5} CUT  {rule:<22} | {_clip(fragment, width)}  (from the title in the metadata)")
     for no, line, action in art.trace:
         verb = "keep" if action == "keep" else "MOVE" if action in MOVED else "DROP"
         label = "" if action == "keep" else action
@@ -30,7 +39,7 @@ def explain(text: str, rules: RuleSet, title_hint: str | None = None, width: int
     out.append(f"tags:     {', '.join(art.tags) or '-'}")
     out.append("captions: " + ("-" if not art.captions else ""))
     out.extend(f"  - {c}" for c in art.captions)
-    return art, "\n".join(out)
+    return "\n".join(out)
 
 
 def _clip(line: str, width: int) -> str:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import _sre
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from re._casefix import _EXTRA_CASES
+
+from . import patterns, stopwords
 
 RULES_DIR = Path(__file__).parent / "rules"
-_GROUP = re.compile(r"\(\?P([<=])(\w+)")
 
 DEFAULT_DENSITY = {
     "short_chars": 60,  # shorter lines are "short" (context decides), as jusText's length_low
@@ -22,9 +21,18 @@ DEFAULT_DENSITY = {
     "nav_run_max_words": 5,
     "heading_max_words": 16,
     "removed_hop": 1,  # rule-removed lines a neighbour search steps over (an ad inside the text)
+    # the article's stretch of the page (density.main_text): what a line weighs, in letters of prose
+    "main_neargood": 0.5,  # a near-good line: this part of its length
+    "main_short": 20,  # a short line: minus this
+    "main_bad": 1.0,  # a boilerplate line: minus this times its length (at least main_short)
+    "main_removed": 80,  # a line a rule removed next to another one: minus this
+    "main_removed_alone": 10,  # the first of them (an ad inside the text): minus this
+    "main_ends_after": 200,  # letters of prose after which a line of an ends_article rule ends the article
+    "page_repeats": 20,  # a line this long or longer found twice in the page is boilerplate (teasers, menus)
 }
+JUSTEXT_DENSITY = {"stopwords_low": 0.22, "stopwords_high": 0.30}
 SHORT_LINE = 200  # line rules apply to lines up to this long unless a rule sets max_chars
-INLINE_TAIL = 120  # inline rules anchored at the end ($) are tried on this many last characters
+BYLINE_CHARS = 140  # longer lines are never bylines
 DEFAULT_REPEATED = {"min_chars": 2, "max_chars": 160, "max_words": 20}
 
 
@@ -34,9 +42,11 @@ class LineRule:
     pattern: str
     case: bool = False
     block: bool = False  # also remove the short, unpunctuated lines that follow (teaser lists)
-    max_chars: int = SHORT_LINE  # longer lines are not tried (keeps prose lines cheap)
+    max_chars: int = SHORT_LINE  # longer lines are not removed by this rule
     ends_with: str = ""  # inline rules: tried only on lines ending in one of these characters
     starts_with: str = ""  # inline rules: tried only on lines starting with one of these characters
+    dumps_only: bool = False  # page chrome an extractor removes from HTML: not tried on its output
+    ends_article: bool = False  # in page text, the article does not go on past such a line (comments)
 
 
 @dataclass
@@ -56,135 +66,55 @@ class RuleFile:
 
 @dataclass(frozen=True)
 class Compiled:
-    """Everything clean() needs for one language, compiled once."""
+    """Everything clean() needs for one language, compiled once (RE2, see patterns.py)."""
 
     language: str | None
-    # line rules by length band: (upper bound, alternation of the rules whose max_chars reach it);
-    # group "r<i>" names rule i. A line is tried only against the rules that allow its length.
-    line_bands: tuple[tuple[int, "LineBand"], ...]
-    band_uppers: tuple[int, ...]
-    line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
+    files: list[RuleFile]  # the rule files it was compiled from
     line_rules: tuple[LineRule, ...]
-    inline: tuple[tuple[str, re.Pattern, bool, str, str, bool], ...]  # (name, regex, $-anchored, ends_with, starts_with, has groups)
+    line_regex: tuple  # rule i alone, to read its groups (credit/tags)
+    line_groups: tuple[bool, ...]  # rule i has named groups (credit/tags) to collect
+    matchers: tuple[tuple[patterns.FirstMatch, tuple[int, ...]], ...]  # for page text, for an extractor's
+    # output: the line rules that apply (their indices), then the byline patterns
+    inline: tuple[LineRule, ...]
+    inline_patterns: patterns.Tested
     inline_ends: frozenset[str]  # a line is tried against the inline rules if it ends with one of these,
     inline_starts: frozenset[str]  # or starts with one of these,
     inline_ungated: bool  # or if some inline rule has no gate
-    caption: tuple[tuple[re.Pattern, tuple[str, ...]], ...]  # tried if the line's last 90 characters contain one of these
-    byline: tuple[re.Pattern, ...]
+    caption: patterns.Tested  # with groups caption and credit
+    caption_needles: tuple[tuple[str, ...], ...]  # caption i is tried if the line's last 90 characters contain one of these
+    byline: tuple  # regexes with groups author (+ credit), tried on lines up to BYLINE_CHARS
     section_suffix: re.Pattern | None
     stopwords: frozenset[str]
+    spaced: bool  # the language separates words by spaces
     density: dict
     repeated: dict
 
+    def match_lines(self, lines: list[str], extracted: bool = False) -> tuple[dict[int, tuple[int, object]], dict[int, int]]:
+        """The line rule that removes each line, {line index: (rule index, match with its groups
+        or None)}, and the byline pattern that matches each other line, {line index: pattern
+        index}: the first in file order that matches the line and allows its length.
+        ``extracted``: the lines are an extractor's output (rules marked dumps_only do not apply)."""
+        matcher, applying = self.matchers[extracted]
+        removed, bylines = {}, {}
+        n = len(applying)
+        for i, k in matcher.matches(lines):
+            if k < n:
+                rule = applying[k]
+                removed[i] = (rule, patterns.groups(self.line_regex[rule].match, lines[i].encode("utf-8")) if self.line_groups[rule] else None)
+            else:
+                bylines[i] = k - n
+        return removed, bylines
 
-ANY = "\x00"  # in a prefix: any character
-GATE_CHARS = 2  # a line is tried only against the rules whose matches can start with its first two characters
-_MAX_PREFIXES = 20_000
-
-
-class _Unsure(Exception):
-    pass
-
-
-def prefixes(pattern: str, k: int = GATE_CHARS) -> frozenset[tuple[str, bool]] | None:
-    """How a match of ``pattern`` can begin: (its first ``k`` characters in lower case, ANY standing
-    for any character; False) or (a whole match shorter than that; True). None if unsure (a
-    construct not analysed, or too many). A superset is always safe: it only tries more rules."""
-    from re import _constants as C
-    from re import _parser as P
-
-    def concat(heads: set, tails: set) -> set:
-        out = set()
-        for s, ends in heads:
-            if len(s) >= k:
-                out.add((s, False))
-            elif ends:
-                for t, t_ends in tails:
-                    u = s + t
-                    out.add((u[:k], False) if len(u) >= k else (u, t_ends))
-        if len(out) > _MAX_PREFIXES:
-            raise _Unsure
-        return out
-
-    def sequence(items) -> set:
-        out = {("", True)}
-        for item in items:
-            out = concat(out, element(*item))
-        return out
-
-    def element(op, av) -> set:
-        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):  # zero-width (lookarounds: a superset is safe)
-            return {("", True)}
-        if op is C.LITERAL:
-            return {(_lower(chr(av)), True)}
-        if op in (C.ANY, C.NOT_LITERAL):
-            return {(ANY, True)}
-        if op is C.IN:
-            chars: set[str] = set()
-            for o, a in av:
-                if o is C.LITERAL:
-                    chars.add(_lower(chr(a)))
-                elif o is C.RANGE and a[1] - a[0] < 64:
-                    chars.update(_lower(chr(c)) for c in range(a[0], a[1] + 1))
-                else:  # NEGATE, CATEGORY (\s, \d, \w), wide ranges
-                    return {(ANY, True)}
-            return {(c, True) for c in chars}
-        if op is C.BRANCH:
-            return set().union(*(sequence(alt) for alt in av[1]))
-        if op is C.SUBPATTERN:
-            return sequence(av[-1])
-        if op is C.ATOMIC_GROUP:
-            return sequence(av)
-        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            low, high, body = av
-            once = sequence(body)
-            if ("", True) in once:  # a body that can match nothing: not analysed
-                raise _Unsure
-            out, reps = set(), {("", True)}
-            for r in range(min(high, k) + 1):  # r ≥ k repetitions begin like k of them
-                if r >= min(low, k):
-                    out |= reps
-                reps = concat(reps, once)
-            return out
-        raise _Unsure  # GROUPREF, …
-
-    try:
-        found = sequence(P.parse(pattern))
-    except Exception:  # _Unsure, or an exotic construct
-        return None
-    return None if ("", True) in found else frozenset(found)
+    def removes(self, line: str) -> bool:
+        """Whether a line rule removes this line (of page text)."""
+        k = self.matchers[False][0].first(line)
+        return k is not None and k < len(self.line_rules)
 
 
-def _lower(c: str) -> str:
-    """The lower case the regex engine compares under (?i) (one character: "İ" → "i")."""
-    return chr(_sre.unicode_tolower(ord(c)))
-
-
-def _case_variants(c: str) -> set[str]:
-    low = _sre.unicode_tolower(ord(c))
-    return {chr(low), *map(chr, _EXTRA_CASES.get(low, ()))}  # "s" ~ "ſ", "k" ~ "K" (Kelvin), …
-
-
-def admits(gate: frozenset[tuple[str, bool]] | None, head: str) -> bool:
-    """Whether a line beginning with ``head`` (its first GATE_CHARS characters, fewer if it is
-    shorter) can match a rule with this gate (``prefixes``); letter case as in (?i)."""
-    if gate is None:
-        return True
-    variants = [_case_variants(c) for c in head]
-    for prefix, ends in gate:
-        if len(prefix) > len(head) or (len(prefix) < len(head) and not ends):
-            continue
-        if all(p == ANY or p in v for p, v in zip(prefix, variants)):
-            return True
-    return False
-
-
-def _rename_groups(pattern: str, i: int) -> str:
-    return _GROUP.sub(lambda m: f"(?P{m[1]}{m[2]}_{i}", pattern)
-
-
-def _flagged(pattern: str, case: bool) -> str:
-    return f"(?:{pattern})" if case else f"(?i:{pattern})"
+def _matcher(line: list[LineRule], bylines: list[str], extracted: bool) -> tuple[patterns.FirstMatch, tuple[int, ...]]:
+    applying = tuple(i for i, r in enumerate(line) if not (extracted and r.dumps_only))
+    entries = [(line[i].pattern, line[i].case, line[i].max_chars) for i in applying] + [(p, True, BYLINE_CHARS) for p in bylines]
+    return patterns.FirstMatch(entries), applying
 
 
 def parse_rule_file(path: str | Path) -> RuleFile:
@@ -200,18 +130,21 @@ def parse_rule_file(path: str | Path) -> RuleFile:
                 lr = LineRule(
                     rule["name"], rule["pattern"], bool(rule.get("case")), bool(rule.get("block")),
                     int(rule.get("max_chars", SHORT_LINE)), str(rule.get("ends_with", "")), str(rule.get("starts_with", "")),
+                    bool(rule.get("dumps_only")), bool(rule.get("ends_article")),
                 )
-                re.compile(_flagged(lr.pattern, lr.case))
-            except (KeyError, re.error) as exc:
-                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {rule!r}: {exc}") from exc
+                patterns.compile(lr.pattern, lr.case)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                label = rule.get("name", rule) if isinstance(rule, dict) else rule
+                raise ValueError(f"rules file {path}: bad [[{kind}]] rule {label!r}: {exc}") from None
             getattr(rf, kind).append(lr)
     for kind in ("caption", "byline"):
         entries = data.get(kind, [])
         for entry in [entries] if isinstance(entries, dict) else entries:
             try:
-                re.compile(entry["pattern"])
-            except (KeyError, re.error) as exc:
-                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {entry!r}: {exc}") from exc
+                patterns.compile(entry["pattern"], case=True)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                label = entry.get("pattern", entry) if isinstance(entry, dict) else entry
+                raise ValueError(f"rules file {path}: bad [[{kind}]] entry {label!r}: {exc}") from None
             if kind == "caption":
                 rf.caption.append((entry["pattern"], tuple(s.lower() for s in entry.get("tail_contains", [":", "©"]))))
             else:
@@ -221,7 +154,7 @@ def parse_rule_file(path: str | Path) -> RuleFile:
         sw_path = (path.parent / data["stopwords"]["file"]).resolve()
         rf.stopwords_path = str(sw_path)
         words = {w.strip().lower() for w in sw_path.read_text(encoding="utf-8").split() if w.strip() and not w.startswith("#")}
-        rf.stopwords = words | {w.capitalize() for w in words} | {w.upper() for w in words}  # as written: no lower() per line
+        rf.stopwords = set(stopwords.with_cases(words))
     rf.density = dict(data.get("density", {}))
     rf.repeated = dict(data.get("repeated", {}))
     return rf
@@ -238,24 +171,21 @@ class RuleSet:
 
     def for_language(self, language: str | None) -> Compiled:
         if language not in self._cache:
-            self._cache[language] = self._compile(language)
+            files = [f for f in self.files if f.language is None or f.language == language]
+            # the languages no file names share the generic rules, compiled once (and their DFAs)
+            same = next((c for c in self._cache.values() if c.files == files), None)
+            self._cache[language] = self._compile(language, files, same)
         return self._cache[language]
 
-    def _compile(self, language: str | None) -> Compiled:
-        files = [f for f in self.files if f.language is None or f.language == language]
+    def _compile(self, language: str | None, files: list[RuleFile], same: Compiled | None) -> Compiled:
         line = [r for f in files for r in f.line]
-        gates = [prefixes(r.pattern) for r in line]
-        bands = []
-        for upper in sorted({r.max_chars for r in line}):
-            members = [(i, r, gates[i]) for i, r in enumerate(line) if r.max_chars >= upper]
-            bands.append((upper, LineBand(members)))
-        inline = [
-            (r.name, re.compile(_flagged(r.pattern, r.case)), r.pattern.endswith("$"), r.ends_with, r.starts_with, "(?P<" in r.pattern)
-            for f in files
-            for r in f.inline
-        ]
+        inline = [r for f in files for r in f.inline]
+        captions = [c for f in files for c in f.caption]
+        bylines = [p for f in files for p in f.byline]
         suffixes = [s for f in files for s in f.section_suffixes]
         density, repeated = dict(DEFAULT_DENSITY), dict(DEFAULT_REPEATED)
+        if not any(f.stopwords for f in files):  # jusText's lists are longer than ours: its thresholds
+            density.update(JUSTEXT_DENSITY)
         for f in files:
             density.update(f.density)
             repeated.update(f.repeated)
@@ -265,48 +195,26 @@ class RuleSet:
             suffix_re = re.compile(rf"\s+[—–|·:-]\s+(?P<section>(?i:{names}))$")
         return Compiled(
             language=language,
-            line_bands=tuple(bands),
-            band_uppers=tuple(u for u, _ in bands),
-            line_groups=tuple("(?P<" in r.pattern for r in line),
+            files=files,
             line_rules=tuple(line),
+            line_regex=same.line_regex if same else tuple(patterns.compile(r.pattern, r.case) for r in line),
+            line_groups=tuple("(?P<" in r.pattern for r in line),
+            matchers=same.matchers if same else tuple(_matcher(line, bylines, extracted) for extracted in (False, True)),
             inline=tuple(inline),
-            inline_ends=frozenset("".join(rule[3] for rule in inline)),
-            inline_starts=frozenset("".join(rule[4] for rule in inline)),
-            inline_ungated=any(not rule[3] and not rule[4] for rule in inline),
-            caption=tuple((re.compile(p), needles) for f in files for p, needles in f.caption),
-
-            byline=tuple(re.compile(p) for f in files for p in f.byline),
+            inline_patterns=same.inline_patterns if same else patterns.Tested([(r.pattern, r.case) for r in inline], search=True),
+            inline_ends=frozenset("".join(r.ends_with for r in inline)),
+            inline_starts=frozenset("".join(r.starts_with for r in inline)),
+            inline_ungated=any(not r.ends_with and not r.starts_with for r in inline),
+            caption_needles=tuple(needles for _, needles in captions),
+            caption=same.caption if same else patterns.Tested([(p, True) for p, _ in captions]),
+            byline=same.byline if same else tuple(patterns.compile(p, case=True) for p in bylines),
             section_suffix=suffix_re,
-            # unknown language: every list, so density signals still work
-            stopwords=frozenset().union(*(f.stopwords for f in (files if language else self.files))),
+            # the rule files' own list for the language, else jusText's (none: signals without words)
+            stopwords=frozenset().union(*(f.stopwords for f in files)) or stopwords.stoplist(language),
+            spaced=stopwords.spaced(language),
             density=density,
             repeated=repeated,
         )
-
-
-class LineBand:
-    """The line rules for one length band, as one alternation per beginning of a line (its first
-    GATE_CHARS characters) of the rules that can match there; built lazily, one compiled
-    alternation per set of rules."""
-
-    MAX_HEADS = 1 << 16  # beginnings remembered; scripts with many letters would grow it without end
-
-    def __init__(self, members: list[tuple[int, LineRule, frozenset[tuple[str, bool]] | None]]):
-        self.members = members
-        self._by_head: dict[str, re.Pattern | None] = {}
-        self._by_rules: dict[tuple[int, ...], re.Pattern | None] = {}
-
-    def regex(self, head: str) -> re.Pattern | None:
-        rx = self._by_head.get(head, False)
-        if rx is False:
-            rules = tuple(i for i, _, gate in self.members if admits(gate, head))
-            if rules not in self._by_rules:
-                alt = "|".join(f"(?P<r{i}>{_flagged(_rename_groups(r.pattern, i), r.case)})" for i, r, _ in self.members if i in rules)
-                self._by_rules[rules] = re.compile(alt) if alt else None
-            if len(self._by_head) >= self.MAX_HEADS:
-                self._by_head.clear()
-            rx = self._by_head[head] = self._by_rules[rules]
-        return rx
 
 
 def _shipped() -> list[Path]:

@@ -21,6 +21,20 @@ def strip_section_suffix(line: str, rules: Compiled) -> tuple[str, str | None]:
     return line, None
 
 
+_SITE_SEPARATOR = " |-–—:·»"
+
+
+def strip_site_name(title: str, site: str | None) -> str:
+    """"Headline | Site" and "Site: Headline" → "Headline" (a page's <title> often names its site)."""
+    if not site or title == site:
+        return title
+    for rest in (title.removesuffix(site), title.removeprefix(site)):
+        core = rest.strip(_SITE_SEPARATOR)
+        if rest != title and rest.strip() != core and len(core) >= 10:  # a separator, and a headline left
+            return core
+    return title
+
+
 def title_key(line: str, rules: Compiled) -> str:
     """Repeats of a title match this key: transliterated (ä→ae), no section suffix, no punctuation."""
     return fold(strip_section_suffix(line, rules)[0])

@@ -20,13 +20,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 
-from ..cleaning.clean import clean
+from ..cleaning.clean import Article, clean
 from ..cleaning.line_stats import document_line_keys
 from ..cleaning.normalize import normalize
 from ..cleaning.ruleset import RuleSet, cached_rules
+from ..cleaning.structure import strip_site_name
 from ..crashpoints import crash_point
 from ..options import RunContext, RunOptions
-from .extract import BadInput, RawDocument, extract_html, read_file
+from .extract import EXTRACTOR, BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhashes
 from .inputs import InputFile, read_batch
 from .lake import (article_row, boilerplate_rows, document_row, input_row, line_count_rows, quarantine_row, to_table,
@@ -62,24 +63,42 @@ class Extracted:
     url: str | None = None
     published: str | None = None
     tags: list[str] = field(default_factory=list)
+    extracted: bool = False  # the text is an extractor's output (HTML), not the page's whole text
+    author: str | None = None
+    site_name: str | None = None
+    left_out: list[tuple[int, str]] = field(default_factory=list)  # page lines the extractor did not keep
 
 
 def extract_document(doc: RawDocument, options: RunOptions, keep_document: bool = True) -> Extracted:
     if doc.content_type != "text/html":
         return Extracted(doc, normalize(doc.raw_text), keep_document)
     meta = extract_html(doc.raw_text, doc.url, options.favor)
-    return Extracted(doc, normalize(meta["text"]), keep_document, meta["title"], meta["url"], meta["date"], meta["tags"])
+    site = meta["sitename"]
+    title = strip_site_name(meta["title"], site) if meta["title"] else None
+    return Extracted(doc, normalize(meta["text"]), keep_document, title, meta["url"], meta["date"], meta["tags"],
+                     extracted=True, author=meta["author"], site_name=site, left_out=meta["left_out"])
+
+
+def clean_article(item: Extracted, rules: RuleSet, favor: str = "balanced", repeated=None, trace: bool = False) -> Article:
+    """The article of one extracted document, with what its page's metadata adds (tags, author)."""
+    art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=favor, normalized=True,
+                extracted=item.extracted, trace=trace)
+    art.tags = list(dict.fromkeys(art.tags + item.tags))
+    if art.byline is None and item.author:
+        art.byline = " ".join(item.author.split())
+    return art
 
 
 def clean_document(item: Extracted, rules: RuleSet, options: RunOptions, run: RunContext,
                    repeated=None) -> tuple[dict, list[dict]]:
     """Clean one document: its article row and boilerplate rows."""
-    art = clean(item.text, rules, title_hint=item.title_hint, repeated=repeated, favor=options.favor, normalized=True)
-    art.tags = list(dict.fromkeys(art.tags + item.tags))
+    art = clean_article(item, rules, options.favor, repeated)
     if not art.paragraphs:
         raise BadInput("no_content", f"nothing left after cleaning ({len(art.removed)} boilerplate lines)")
+    # the page's lines the extractor left out, numbered as lines of the page's visible text
+    art.removed += [(no, text, f"extractor:{EXTRACTOR}") for no, text in item.left_out]
     doc = item.doc
-    return article_row(doc, art, run, item.url, item.published), boilerplate_rows(doc.doc_id, art, run)
+    return article_row(doc, art, run, item.url, item.published, item.site_name), boilerplate_rows(doc.doc_id, art, run)
 
 
 @lru_cache(maxsize=4)

@@ -233,19 +233,29 @@ def _jsonl_record(f: InputFile, uri: str, line: bytes) -> RawDocument:
     )
 
 
+EXTRACTOR = "trafilatura"
+# htmldate's output with the time and its time zone when the page states them (else midnight, no zone)
+_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+
+
 def extract_html(html: str, url: str | None = None, favor: str = "balanced") -> dict:
-    """Main text and metadata of an HTML page (trafilatura; no network, no external entities)."""
+    """Main text and metadata of an HTML page (trafilatura; no network, no external entities),
+    and the lines of the page's visible text the extractor left out (``left_out``: (line_no, text))."""
     import trafilatura
+    from trafilatura.utils import load_html
 
     try:
+        tree = load_html(html)
+        page = visible_lines(tree) if tree is not None else []
         doc = trafilatura.bare_extraction(
-            html,
+            tree if tree is not None else html,
             url=url,
             with_metadata=True,
             include_comments=False,
-            include_tables=False,
+            include_tables=True,
             favor_precision=favor == "precision",
             favor_recall=favor == "recall",
+            date_extraction_params=_DATE_PARAMS,
         )
     except Exception as exc:  # trafilatura raises a variety of parser errors on broken markup
         raise BadInput("malformed_html", f"{type(exc).__name__}: {exc}") from None
@@ -262,4 +272,56 @@ def extract_html(html: str, url: str | None = None, favor: str = "balanced") -> 
         "author": doc.author,
         "description": doc.description,
         "tags": list(doc.tags or []) + list(doc.categories or []),
+        "left_out": left_out(page, [doc.text, doc.title, doc.author, doc.date, doc.description]),
     }
+
+
+# Elements whose text a browser does not show, and elements that start a new line of text.
+_HIDDEN = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "object", "select", "option"})
+_BLOCKS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+    "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul", "body", "html",
+})
+
+
+def visible_lines(tree) -> list[str]:
+    """The page's visible text, one line per block element (what a naive page dump holds)."""
+    from lxml import etree
+
+    lines: list[str] = []
+    parts: list[str] = []
+
+    def flush() -> None:
+        line = " ".join("".join(parts).split())
+        if line:
+            lines.append(line)
+        parts.clear()
+
+    walker = etree.iterwalk(tree, events=("start", "end"))
+    for event, el in walker:
+        tag = el.tag.lower() if isinstance(el.tag, str) else None  # comments, processing instructions
+        if event == "start":
+            if tag is None or tag in _HIDDEN:
+                walker.skip_subtree()
+                continue
+            if tag in _BLOCKS:
+                flush()
+            if el.text:
+                parts.append(el.text)
+        else:
+            if tag in _BLOCKS:
+                flush()
+            if el.tail:
+                parts.append(el.tail)
+    flush()
+    return lines
+
+
+def left_out(page: list[str], kept: list[str | None]) -> list[tuple[int, str]]:
+    """The lines of ``page`` (numbered from 1) found in none of the ``kept`` texts: a long line
+    anywhere in them, a short one (a menu item, a label) only as a whole line."""
+    text = "\n".join(" ".join(k.split()) for k in kept if k)
+    whole = set(text.split("\n")) | {ln.strip() for ln in text.replace("\n", " | ").split(" | ")}
+    return [(no, line) for no, line in enumerate(page, 1)
+            if not (line in whole or (len(line) >= 25 and line in text))]

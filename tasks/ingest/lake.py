@@ -49,6 +49,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("source_uri", pa.string()),
         ("source_name", pa.string()),
         ("url", pa.string()),
+        ("site_name", pa.string()),
         ("title", pa.string()),
         ("subtitle", pa.string()),
         ("byline", pa.string()),
@@ -112,7 +113,8 @@ def document_row(doc: RawDocument, run: RunContext) -> dict:
     return {**doc.__dict__, "ingested_at": run.started_at, "run_id": run.run_id}
 
 
-def article_row(doc: RawDocument, art: Article, run: RunContext, url: str | None = None, published: str | None = None) -> dict:
+def article_row(doc: RawDocument, art: Article, run: RunContext, url: str | None = None, published: str | None = None,
+                site_name: str | None = None) -> dict:
     """The article's row, but for ``minhash``, ``words`` and ``word_counts``: those are computed
     per chunk of articles, vectorised, straight into Arrow columns."""
     body = art.body
@@ -121,6 +123,7 @@ def article_row(doc: RawDocument, art: Article, run: RunContext, url: str | None
         "source_uri": doc.source_uri,
         "source_name": doc.source_name,
         "url": url or doc.url,
+        "site_name": site_name,
         "title": art.title,
         "subtitle": art.subtitle,
         "byline": art.byline,
