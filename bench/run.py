@@ -275,6 +275,8 @@ def main() -> None:
     parser.add_argument("--syndicated", type=int, default=0, metavar="N",
                         help="corpora of agency copy: stories copied by N outlets each (bench/generate.py)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--reference", action="store_true",
+                        help="also write each size's result to bench/reference/<format>[-synd<N>]-<size>.json (replacing it)")
     args = parser.parse_args()
 
     cache, out = Path(args.cache), Path(args.out)
@@ -295,6 +297,10 @@ def main() -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     for name in (f"bench-{stamp}.json", "latest.json"):
         (out / name).write_text(json.dumps(report, indent=2))
+    if args.reference:
+        for result in results:
+            name = f"{args.format}{f'-synd{args.syndicated}' if args.syndicated else ''}-{result['docs']}.json"
+            (REPO / "bench" / "reference" / name).write_text(json.dumps({**report, "results": [result]}, indent=2))
     plot(results, out / "latest.png")
     print(f"wrote {out / 'latest.json'} and {out / 'latest.png'}")
 

@@ -1,4 +1,4 @@
--- model: The sources each unique article credits (text credits and credits inside its byline), one row per article and source.
+-- model: Each mention of a source that a unique article credits (text credits and credits inside its byline).
 --   A byline's credits are e.g. "Vu Anh (Laut Interfax, Reuters)" or "Von X, dpa/AFP"; spellings
 --   are merged on a normalised key (lower case, letters and digits only). A run adds the articles
 --   it brought (those whose first copy it loaded): an article's credits never change.
@@ -7,9 +7,10 @@
 -- incremental_strategy: append
 -- column doc_id: the article (`marts.articles.doc_id`).
 -- column source_key: normalised name of the source.
--- column names: the spellings the article uses for it, one per mention, sorted.
+-- column name: the spelling of this mention.
+-- column mention_no: the mention's number among the article's mentions of the source (1, 2, …; by spelling).
 -- column first_seen: when the article's first copy was ingested (UTC).
--- test unique (warn): doc_id, source_key
+-- test unique (warn): doc_id, source_key, mention_no
 with new_articles as (
     select a.doc_id, a.first_seen, a.credits, a.byline
     from changed.articles a
@@ -32,6 +33,7 @@ named as (
     from credited
     where trim(name) <> ''
 )
-select doc_id, source_key, list(name order by name) as names, any_value(first_seen) as first_seen
+select doc_id, source_key, name,
+       row_number() over (partition by doc_id, source_key order by name) as mention_no,
+       first_seen
 from named
-group by doc_id, source_key

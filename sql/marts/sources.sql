@@ -20,22 +20,14 @@ runs as (
     select * from intermediate.int_source_runs semi join touched using (source_key)
 ),
 spellings as (
-    select source_key, s.name, sum(s.mentions) as n
-    from (select source_key, unnest(spellings) as s from runs)
-    group by all
-),
-names as (
-    select source_key, first(name order by n desc, name) as source, list(name order by name) as spellings
-    from spellings
-    group by source_key
+    select source_key, name, sum(mentions) as n from runs group by all
 )
 select
-    n.source,
+    (select first(s.name order by s.n desc, s.name) from spellings s where s.source_key = r.source_key) as source,
     r.source_key,
     sum(r.articles)::BIGINT as articles,
-    any_value(n.spellings) as spellings,
+    list(distinct r.name order by r.name) as spellings,
     min(r.first_seen) as first_seen,
     max(r.first_seen) as last_seen
 from runs r
-join names n using (source_key)
-group by n.source, r.source_key
+group by r.source_key
