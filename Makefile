@@ -7,6 +7,7 @@ WAREHOUSE ?= warehouse
 
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
 
 .PHONY: run test install clean serve server-stop bench
 
@@ -23,20 +24,15 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/news-etl run --input $(INPUT) --warehouse $(WAREHOUSE)
 
-# Start a local Prefect server in the background (unless one answers on PREFECT_PORT), then serve
-# the etl flow as a cron deployment against it. Ctrl-C stops both (the server shares the process group).
-PREFECT_PORT ?= 4299
+# Serve the etl flow as a cron deployment. news-etl starts its Prefect server in the background
+# (with the UI; state in PREFECT_HOME) unless one runs or PREFECT_API_URL names another; Ctrl-C
+# stops serving, `make server-stop` stops the server.
 CRON ?= 0 * * * *
 serve: install
-	@curl -sf http://127.0.0.1:$(PREFECT_PORT)/api/health >/dev/null || { \
-	  $(BIN)/prefect server stop >/dev/null 2>&1; \
-	  $(BIN)/prefect server start --background --analytics-off --no-ui --host 127.0.0.1 --port $(PREFECT_PORT) >/dev/null; }
-	@for i in $$(seq 120); do curl -sf http://127.0.0.1:$(PREFECT_PORT)/api/health >/dev/null && break; sleep 0.5; done; \
-	  curl -sf http://127.0.0.1:$(PREFECT_PORT)/api/health >/dev/null || { echo "prefect server did not start" >&2; exit 1; }
-	PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api $(BIN)/news-etl serve --cron "$(CRON)" --input $(INPUT) --warehouse $(WAREHOUSE)
+	$(BIN)/news-etl serve --cron "$(CRON)" --input $(INPUT) --warehouse $(WAREHOUSE)
 
 server-stop:
-	$(BIN)/prefect server stop
+	$(BIN)/news-etl server stop
 
 # End-to-end benchmark on generated corpora (see bench/run.py); e.g. make bench SIZES="100000 1000000"
 SIZES ?= 10000 100000

@@ -34,7 +34,8 @@ def check_server() -> str:
 def build_deployment(options: RunOptions, cron: str = DEFAULT_CRON, name: str = DEFAULT_NAME):
     """A RunnerDeployment of the ``etl`` flow on ``cron`` (not yet applied or served). Its runs do
     not depend on the runner's cwd: the flow is found by module (``news_etl.flows.etl``, the
-    installed code, not a file path), and the options are stored with absolute paths."""
+    installed code, not a file path), and the options given are stored with absolute paths; the
+    cleaning options not given follow what the warehouse remembers at each run."""
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.deployments.runner import EntrypointType
     from pydantic import ValidationError
@@ -49,7 +50,7 @@ def build_deployment(options: RunOptions, cron: str = DEFAULT_CRON, name: str = 
     return etl.to_deployment(
         name=name,
         cron=cron,
-        parameters={"options": options.model_dump()},
+        parameters={"options": options.given()},  # options not given keep following the warehouse's memory
         entrypoint_type=EntrypointType.MODULE_PATH,
         description=f"news-etl on {', '.join(options.inputs)} into {options.warehouse}, cron {cron!r}",
         tags=["news-etl"],
@@ -57,7 +58,24 @@ def build_deployment(options: RunOptions, cron: str = DEFAULT_CRON, name: str = 
 
 
 def serve(deployment) -> None:
-    """Register the deployment and execute its runs (scheduled or triggered) until interrupted, one at a time."""
-    from prefect import serve as prefect_serve
+    """Register the deployment and execute its runs (scheduled or triggered) until interrupted
+    (Ctrl-C or SIGTERM), one at a time; each run's steps are printed as its log lines."""
+    import asyncio
+    import sys
 
-    prefect_serve(deployment, limit=1, print_starting_message=False)
+    from prefect.runner import Runner
+
+    class _Runner(Runner):
+        def handle_sigterm(self, *args, **kwargs) -> None:
+            # Prefect's own handler calls the synchronous stop() inside the running event loop, where
+            # it returns a coroutine nobody awaits (a RuntimeWarning); leaving the loop is enough:
+            # the runner's context exit pauses the schedule and stops what runs
+            self._logger.info("SIGTERM received, stopping")
+            sys.exit(0)
+
+    runner = _Runner(pause_on_shutdown=True, limit=1)
+    runner.add_deployment(deployment)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        pass

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
+import shutil
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from prefect import flow, get_run_logger
@@ -13,91 +12,149 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from news_etl.flows.batches import process_batches
+from news_etl.flows.progress import Steps
 from news_etl.flows.report import RunSummary, record_run, report
 from news_etl.tasks.cleaning.ruleset import cached_rules
 from news_etl.tasks.crashpoints import crash_point
 from news_etl.tasks.ingest.batch import BatchResult, stage_quarantined
 from news_etl.tasks.layout import WarehouseLayout
 from news_etl.tasks.options import RunContext, RunOptions
+from news_etl.tasks.warehouse import journal, remembered
+from news_etl.tasks.warehouse.catalog import write_catalog
+from news_etl.tasks.warehouse.database import connect, default_wait_seconds
 from news_etl.tasks.warehouse.export import export_task
 from news_etl.tasks.warehouse.load import finish_run, load_task, models_current, recover
 from news_etl.tasks.warehouse.lock import WarehouseLock
 from news_etl.tasks.warehouse.model import model_task
 from news_etl.tasks.warehouse.plan import Plan, plan_task
+from news_etl.tasks.warehouse.search import export_index
 
 
 @flow(name="etl", log_prints=False)
-def etl(options: RunOptions = RunOptions(), progress: bool = False) -> RunSummary:
+def etl(options: RunOptions = RunOptions()) -> RunSummary:
     """Clean the new raw news documents of ``options.inputs`` into the warehouse ``options.warehouse``.
 
     The batch tasks run in ``options.workers`` processes (default: one per core) or on the Dask
     cluster at ``options.dask_address``. With ``options.full_refresh`` the raw documents the lake
-    keeps are cleaned again too, replacing every article and boilerplate row.
+    keeps are cleaned again too, replacing every article and boilerplate row. Cleaning options not
+    given are the ones the warehouse remembers from its last run. Every run is in the run journal
+    (``runs/``) with its outcome, whatever it is.
     """
     logger = get_run_logger()
     options = options.resolved()
     layout = options.layout
-    cached_rules(tuple(options.rules))  # a broken rules file fails here, naming the file, not in every batch
     run_id = flow_run.get_id() or uuid.uuid4().hex
-    started_at, timer = datetime.now(timezone.utc), StepTimer()
+    started_at = datetime.now(timezone.utc)
+    record = journal.start(layout, run_id, started_at, options.inputs, "rebuild" if options.full_refresh and not options.inputs
+                           else "run", flow_run.get_id())
+    steps = Steps(logger)
+    try:
+        summary = _run(options, layout, RunContext(run_id, started_at), record, steps, logger)
+    except BaseException as exc:
+        record.finish(journal.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else journal.FAILED, exc,
+                      step_seconds=steps.seconds)
+        raise
+    record.finish(journal.SUCCEEDED, summary=summary.counts(), step_seconds=summary.step_seconds)
+    return summary
 
-    with WarehouseLock(layout, run_id, wait_seconds=options.wait) as lock:
-        with timer.step("recover"):
-            recover_interrupted(layout, lock, logger)
-        with timer.step("discover"):
-            plan = plan_task(options, layout, run_id)
-            crash_point("after_plan")
-        run = RunContext(run_id, started_at, plan.frequent_lines)
-        with timer.step("process"):
-            results = process(plan, options, run, progress)
-        with timer.step("load"):
-            loaded = load_task(layout, run, plan, results, options.full_refresh)
+
+def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: journal.RunRecord, steps: Steps,
+         logger) -> RunSummary:
+    options = remembered.apply(options, layout, steps.warn)
+    cached_rules(tuple(options.rules))  # a broken rules file fails here, naming the file, not in every batch
+    with WarehouseLock(layout, run.run_id, wait_seconds=options.wait) as lock:
+        record.options = remembered.keep(options, layout)
+        record.save()
+        loading = False
+        try:
+            recover_interrupted(layout, lock, steps)
+            with steps.step("discover", "walking the inputs") as step:
+                plan = plan_task(options, layout, run.run_id)
+                crash_point("after_plan")
+                step.done(f"{plan.found:,} inputs found, {plan.unchanged:,} unchanged, {_batches(plan.n_batches)} to process")
+            run = RunContext(run.run_id, run.started_at, plan.frequent_lines)
+            with steps.step("process", _batches(plan.n_batches)) as step:
+                results = process(plan, options, run)
+                documents = sum(r.documents + r.quarantined for r in results)
+                step.done(f"{documents:,} documents in {_batches(plan.n_batches)}")
+            loading = True
+            with steps.step("load", "loading into DuckDB") as step:
+                loaded = load_task(layout, run, plan, results, options.full_refresh)
+                step.done(f"{loaded.articles:,} articles, {loaded.duplicates:,} duplicates skipped, "
+                          f"{loaded.quarantined:,} quarantined, {loaded.files:,} lake files")
+        except BaseException:
+            if not loading:  # it cannot have committed: nothing of it stays behind
+                _discard_staging(layout, run.run_id)
+            raise  # (a load that failed may have committed: the next run's recovery decides)
+        _discard_staging(layout, run.run_id)  # (the load published its parts; an empty .staging/ goes too)
+        record.loaded = True
+        record.save()
         built, exports = None, []
         try:
-            if loaded.files or options.full_refresh or not models_current(layout, run_id):
-                with timer.step("model"):
-                    built = model_task(layout, full_refresh=options.full_refresh, run_id=run_id)
+            if loaded.files or options.full_refresh or not models_current(layout, run.run_id):
+                with steps.step("model", "building the SQL models and their data tests") as step:
+                    built = model_task(layout, full_refresh=options.full_refresh, run_id=run.run_id)
                     crash_point("after_model")
-                with timer.step("export"):
+                    step.done(f"{len(built.models)} models built, data tests passed"
+                              + (f", {len(built.warnings)} with warnings" if built.warnings else ""))
+                with steps.step("export", "exporting the marts to Parquet") as step:
                     exports = export_task(layout)
+                    step.done(f"{len(exports)} marts exported")
             else:
                 logger.info("nothing new was loaded: models and exports are up to date")
         except BaseException as exc:
-            finish_run(layout, run_id, "failed", timer.seconds, f"{type(exc).__name__}: {exc}")
+            finish_run(layout, run.run_id, "failed", steps.seconds, f"{type(exc).__name__}: {exc}")
+            record_run(layout, run.run_id, steps.seconds, logger)
+            try:
+                publish_for_readers(layout, steps)  # whatever the run published before it failed
+            except Exception as publish_error:
+                steps.warn(f"could not bring the catalog up to date: {publish_error}")
             raise
-        finally:
-            record_run(layout, run_id, timer.seconds, logger)
+        record_run(layout, run.run_id, steps.seconds, logger)
+        publish_for_readers(layout, steps)
+    summary = RunSummary.of(layout, run, plan, results, loaded, built, len(exports), steps.seconds)
+    return report(summary, logger, steps)
 
-    return report(RunSummary.of(layout, run, plan, results, loaded, built, len(exports), timer.seconds), logger)
+
+def _batches(n: int) -> str:
+    return f"{n} batch" if n == 1 else f"{n} batches"
 
 
-class StepTimer:
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
+def _discard_staging(layout: WarehouseLayout, run_id: str) -> None:
+    shutil.rmtree(layout.run_staging(run_id), ignore_errors=True)
+    try:
+        layout.staging.rmdir()  # only if no other run's parts are there
+    except OSError:
+        pass
 
-    @contextmanager
-    def step(self, name: str):
-        started = time.perf_counter()
+
+def publish_for_readers(layout: WarehouseLayout, steps: Steps) -> None:
+    """The search index's changed files, then the catalog that readers open: both only where they
+    changed. Readers keep whatever they hold open."""
+    with steps.step("catalog", "publishing for readers") as step:
+        con = connect(layout, wait_seconds=default_wait_seconds())
         try:
-            yield
+            files = export_index(con, layout)
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+            con.close()
+        wrote = write_catalog(layout)
+        step.done(f"{files} search index files, {layout.catalog.name} " + ("rewritten" if wrote else "unchanged"))
 
 
-def recover_interrupted(layout: WarehouseLayout, lock: WarehouseLock, logger) -> None:
+def recover_interrupted(layout: WarehouseLayout, lock: WarehouseLock, steps: Steps) -> None:
     if lock.took_over:
-        logger.warning("took over the lock of a run that died: %s", lock.took_over)
+        steps.warn(f"took over the lock of a run that died: {lock.took_over}")
     recovered = recover(layout)
     if recovered:
-        logger.warning("recovered an interrupted run: %s", recovered)
+        steps.warn(f"recovered an interrupted run: {recovered}")
 
 
-def process(plan: Plan, options: RunOptions, run: RunContext, progress: bool) -> list[BatchResult]:
+def process(plan: Plan, options: RunOptions, run: RunContext) -> list[BatchResult]:
     """The plan's batches on a task runner of their own, and the inputs it rejected as a quarantine part."""
     results = []
     if plan.n_batches:
         runner = task_runner_for(options.workers, options.dask_address, plan.n_batches)
-        results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run, progress)
+        results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run)
     if plan.rejected:
         results.append(stage_quarantined(plan.rejected, options, run, plan.n_batches))
     return sorted(results, key=lambda r: r.batch_no)

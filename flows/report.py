@@ -1,12 +1,12 @@
-"""The end of a run: its record in ``meta.runs`` and ``marts.runs``, and its summary for the
-command line and the Prefect UI (a table artifact)."""
+"""The end of a run: its record in ``meta.runs`` and ``marts.runs``, its summary for the command
+line, its report page (``reports/run-<id>.html``) and the Prefect artifact with the same figures."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 
 from news_etl.tasks.ingest.batch import BatchResult
 from news_etl.tasks.layout import WarehouseLayout
@@ -61,6 +61,10 @@ class RunSummary:
                    len(built.models) if built else 0, exports, step_seconds,
                    [w.message() for w in built.warnings] if built else [])
 
+    def counts(self) -> dict:
+        """What the run journal keeps of it."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("run_id", "warehouse", "step_seconds")}
+
     def line(self) -> str:
         return (f"run {self.run_id}: {self.inputs_found} inputs found ({self.inputs_unchanged} unchanged, skipped), "
                 f"{self.documents_in} documents in, {self.articles_out} articles out, "
@@ -71,14 +75,21 @@ class RunSummary:
                 + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
-def report(summary: RunSummary, logger) -> RunSummary:
-    facts = {k: v for k, v in dataclasses.asdict(summary).items() if k not in ("step_seconds", "warnings")}
-    create_table_artifact(
-        key="etl-run-summary",
-        table=[{"metric": k, "value": str(v)} for k, v in facts.items()]
-        + [{"metric": f"seconds.{k}", "value": str(v)} for k, v in summary.step_seconds.items()]
-        + [{"metric": "warning", "value": w} for w in summary.warnings],
-        description=f"news-etl run {summary.run_id}",
-    )
+def report(summary: RunSummary, logger, steps) -> RunSummary:
+    """The run's report page (when it loaded anything) and its Prefect artifact: the page's
+    figures as markdown tables, and where the page is."""
+    from news_etl.tasks.warehouse.run_report import render_markdown, write_report
+
+    text = "\n".join([f"# news-etl run {summary.run_id}", "", summary.line(), "",
+                      "| step | seconds |", "|---|---|", *(f"| {k} | {v} |" for k, v in summary.step_seconds.items()), ""])
+    if summary.documents_in or summary.recleaned_documents:
+        try:
+            with steps.step("report", "writing the run's report page") as step:
+                page, figures = write_report(WarehouseLayout(summary.warehouse), summary.run_id)
+                step.done(str(page))
+            text = render_markdown(figures, page) + "\n\n" + text
+        except Exception as exc:  # the run's data is published: a report that cannot be drawn must not fail it
+            steps.warn(f"could not write the run's report: {exc}")
+    create_markdown_artifact(key="etl-run-report", markdown=text, description=f"news-etl run {summary.run_id}")
     logger.info("%s", summary.line())
     return summary

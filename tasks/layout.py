@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 DATABASE = "news.duckdb"
+CATALOG = "catalog.duckdb"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class WarehouseLayout:
     @property
     def database(self) -> Path:
         return self.root / DATABASE
+
+    @property
+    def catalog(self) -> Path:
+        """The readers' database: views over the published Parquet files, never locked by a run."""
+        return self.root / CATALOG
 
     @property
     def spill(self) -> Path:
@@ -55,6 +61,25 @@ class WarehouseLayout:
     @property
     def staging(self) -> Path:
         return self.root / ".staging"
+
+    @property
+    def search(self) -> Path:
+        """The search index exported for readers: ``search/<table>/part-<bucket>.parquet``."""
+        return self.root / "search"
+
+    @property
+    def runs(self) -> Path:
+        """The run journal: one JSON file per run that started, whatever its outcome."""
+        return self.root / "runs"
+
+    @property
+    def rules(self) -> Path:
+        """Copies of the rules files runs used, by content hash: what a later run or rebuild reuses."""
+        return self.root / "rules"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
 
     # -- one run's staging area: its plan and the parts its batches stage, until the load publishes them
 
@@ -100,6 +125,19 @@ class WarehouseLayout:
         """Where an export writes a dataset's files before it renames them into place (emptied by
         every export)."""
         return self.root / ".export"
+
+    def search_part(self, table: str, bucket: int) -> Path:
+        return self.search / table / f"part-{bucket:06d}.parquet"
+
+    def run_record(self, run_id: str, started_at: datetime) -> Path:
+        """``runs/<UTC start>-<run id>.json``: names sort by start time."""
+        return self.runs / f"{started_at.astimezone(timezone.utc):%Y%m%dT%H%M%S}Z-{run_id}.json"
+
+    def rules_copy(self, sha256: str) -> Path:
+        return self.rules / f"{sha256}.toml"
+
+    def report_file(self, name: str) -> Path:
+        return self.reports / f"{name}.html"
 
     def quarantine_copy(self, sha256: str) -> Path:
         return self.quarantine / sha256[:2] / f"{sha256}.bin"

@@ -3,6 +3,11 @@
 The CLI builds ``RunOptions`` from its arguments, the ``etl`` flow takes it as its parameter
 (Prefect shows it as a form) and a deployment stores it. What a run learns as it goes is not an
 option: it travels as ``RunContext``.
+
+The cleaning options (``CLEANING_OPTIONS``) are remembered by the warehouse: a run uses the ones
+it was given (``model_fields_set``) and, for the others, those of the warehouse's last run rather
+than the defaults (tasks/warehouse/remembered.py), so a plain ``rebuild`` cleans as the runs
+before it did.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .layout import WarehouseLayout
 
 MiB = 1024 * 1024
+CLEANING_OPTIONS = ("rules", "favor", "repeat_min_docs", "max_doc_bytes")
 
 
 class RunOptions(BaseModel):
@@ -39,12 +45,16 @@ class RunOptions(BaseModel):
     full_refresh: bool = Field(False, description="also clean every raw document the lake keeps again and rebuild all models")
 
     def resolved(self) -> RunOptions:
-        """The same options with absolute paths: batch workers and served runs have another cwd."""
-        return self.model_copy(update={
-            "inputs": [str(Path(p).resolve()) for p in self.inputs],
-            "warehouse": str(Path(self.warehouse).resolve()),
-            "rules": [str(Path(p).resolve()) for p in self.rules],
-        })
+        """The same options with absolute paths: batch workers and served runs have another cwd.
+        Options that were not given stay not given."""
+        update = {"inputs": [str(Path(p).resolve()) for p in self.inputs], "warehouse": str(Path(self.warehouse).resolve())}
+        if "rules" in self.model_fields_set:
+            update["rules"] = [str(Path(p).resolve()) for p in self.rules]
+        return self.model_copy(update=update)
+
+    def given(self) -> dict:
+        """The options set explicitly (a deployment stores these, so the rest keep following the warehouse)."""
+        return self.model_dump(exclude_unset=True)
 
     @property
     def layout(self) -> WarehouseLayout:

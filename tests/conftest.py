@@ -8,6 +8,8 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+os.environ.setdefault("NEWS_ETL_SERVER", "ephemeral")  # no background Prefect server outlives the tests
+os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import duckdb  # noqa: E402
 import pytest  # noqa: E402

@@ -260,3 +260,22 @@ def test_cli_explain_prints_every_line_with_its_rule(tmp_path):
         capture_output=True, text=True, cwd=REPO, check=True,
     ).stdout
     assert "DROP kremlin_quote" in out
+
+
+def test_letter_case_is_ignored_in_every_section_unless_a_rule_says_case(tmp_path):
+    """[[line]] rules ignored case and [[caption]]/[[byline]] did not: now every section ignores it
+    unless the entry says case = true."""
+    text = "Titel der Meldung\n\nREPORTAGE VON: Anna Schmidt\n\n" + "Der Rat hat am Montag lange über den Haushalt beraten. " * 3 + \
+        "\n\nDer Saal war voll. BILDNACHWEIS: Stadtarchiv Musterstadt\n\n" + "Die Abstimmung folgt am Donnerstag im Rathaus der Stadt. " * 3
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[[byline]]\npattern = '^reportage von: (?P<author>\\w+ \\w+)$'\n"
+                    "[[caption]]\ntail_contains = ['bildnachweis']\n"
+                    "pattern = '^(?P<caption>.{10,}?[.!?])\\s+bildnachweis: (?P<credit>.+)$'\n")
+    art = clean(text, load_rules([str(mine)]))
+    assert art.byline == "Anna Schmidt"
+    assert art.captions == ["Der Saal war voll."] and "Stadtarchiv Musterstadt" in art.credits
+    strict = tmp_path / "strict.toml"
+    strict.write_text(mine.read_text().replace("[[byline]]\n", "[[byline]]\ncase = true\n")
+                      .replace("[[caption]]\n", "[[caption]]\ncase = true\n"))
+    art = clean(text, load_rules([str(strict)]))
+    assert art.byline is None and not art.captions

@@ -62,18 +62,18 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("api_url, message", [
-    (None, "PREFECT_API_URL is not set"),
-    ("closed", "cannot reach the Prefect server at http://127.0.0.1:"),
+@pytest.mark.parametrize("api_url, message, code", [
+    (None, "serve needs a Prefect server: unset NEWS_ETL_SERVER, or export PREFECT_API_URL", 2),
+    ("closed", "cannot reach the Prefect server at http://127.0.0.1:", 1),
 ])
-def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message):
+def test_serve_without_server_is_a_one_line_error(tmp_path, api_url, message, code):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"))
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), NEWS_ETL_SERVER="ephemeral")
     if api_url:
         env["PREFECT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/api"
     res = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", "serve", "--warehouse", str(tmp_path / "wh")],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 1
+    assert res.returncode == code
     assert len(res.stderr.strip().splitlines()) == 1
     assert res.stderr.startswith("news-etl serve: error: ") and message in res.stderr
 
@@ -87,7 +87,8 @@ def test_invalid_cron_is_refused(tmp_path):
 
 
 def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_cwd):
-    """`news-etl serve` in its own process picks up a run of its deployment and completes it."""
+    """`news-etl serve` in its own process picks up a run of its deployment and completes it,
+    prints the run's steps, leaves its log lines in the API, and stops cleanly on SIGTERM."""
     import signal
     import time
 
@@ -98,8 +99,9 @@ def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_
     log = open(tmp_path / "serve.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "news_etl.flows.cli", "serve", "--cron", "0 3 * * *", "--input", str(SEEDS),
-         "--warehouse", str(warehouse), "--name", "test-served", "--workers", "2"],
-        cwd=foreign_cwd, env=installed_env(PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log, stderr=subprocess.STDOUT)
+         "--warehouse", str(warehouse), "--name", "test-served", "--workers", "2", "--debug"],
+        cwd=foreign_cwd, env={k: v for k, v in installed_env(PREFECT_RUNNER_POLL_FREQUENCY="1").items() if k != "PREFECT_LOGGING_LEVEL"},
+        stdout=log, stderr=subprocess.STDOUT)
     try:
         with get_client(sync_client=True) as client:
             for _ in range(240):  # until the serve process has registered its deployment
@@ -115,13 +117,24 @@ def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_
         run = run_deployment("etl/test-served", timeout=300)
         assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         log.close()
+    out = (tmp_path / "serve.log").read_text()
+    assert proc.returncode == 0, out[-3000:]
+    assert "never awaited" not in out and "RuntimeWarning" not in out, out[-3000:]
+    assert "load: done in" in out and "5 articles out" in out  # serve prints each run's steps
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    messages = [entry.message for entry in logs]
+    assert any(m.startswith("discover: done in") for m in messages), messages  # a successful run's lines are in the API
+    assert any("5 articles out" in m for m in messages), messages
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
     try:
         assert con.sql("select count(*) from marts.articles").fetchone()[0] == 5

@@ -49,7 +49,7 @@ def test_html_keeps_the_article_and_the_pages_metadata():
     assert "http://example.org/plan-radwege" in row["body"]  # a URL the author wrote is text in an extractor's output
     assert row["byline"] == "Erika Musterfrau"
     assert row["site_name"] == "Quxbrücker Morgenblatt"
-    assert row["published"] == datetime(2026, 3, 5, 8, 30, tzinfo=timezone.utc)  # 09:30+01:00, not midnight
+    assert row["published_at"] == datetime(2026, 3, 5, 8, 30, tzinfo=timezone.utc)  # 09:30+01:00, not midnight
     assert row["language"] == "de"
 
 

@@ -189,6 +189,25 @@ def test_partitioned_exports_rewrite_only_the_groups_a_run_changed(fed):
     assert not layout.export_staging.exists()
 
 
+
+def test_the_catalog_reads_the_partitioned_marts(fed):
+    """Readers' catalog.duckdb: the big marts are views over their Hive datasets, with every row."""
+    from news_etl.tasks.warehouse.catalog import catalog_objects, open_reader
+
+    layout = WarehouseLayout(fed["warehouse"])
+    definitions = {o.qualified: o.definition for o in catalog_objects(layout)}
+    con = duckdb.connect(str(fed["warehouse"] / "news.duckdb"), read_only=True)
+    try:
+        expected = {name: sorted(map(repr, con.execute(f"SELECT * FROM marts.{name}").fetchall()))
+                    for name in ("articles", "near_duplicates", "sources")}
+    finally:
+        con.close()
+    assert definitions["marts.articles"] == str(layout.mart_dataset("articles").resolve())
+    assert definitions["marts.sources"] == str(layout.mart_file("sources").resolve())
+    with open_reader(layout) as reader:
+        for name, rows in expected.items():
+            assert sorted(map(repr, reader.execute(f"SELECT * FROM marts.{name}").fetchall())) == rows, name
+
 def test_a_warn_finding_is_reported_and_never_jams_the_warehouse(fed, inputs, tmp_path):
     """The article quoting "Leave a Reply" is reported by the warn test articles_no_boilerplate in
     the run's summary and in status; later runs, news-etl test and a rebuild go on."""

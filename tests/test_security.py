@@ -135,7 +135,7 @@ def test_cli_sql_refuses_writes(seeds_warehouse, statement):
         [sys.executable, "-m", "news_etl.flows.cli", "sql", statement, "--warehouse", str(seeds_warehouse)],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )
-    assert res.returncode == 1
+    assert res.returncode == 2
     err = res.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("news-etl sql: error:") and "read-only" in err
     assert (os.stat(db).st_mtime_ns, db.read_bytes()) == before

@@ -71,7 +71,7 @@ def test_cli_sql_prints_result_read_only(seeds_warehouse):
         [sys.executable, "-m", "news_etl.flows.cli", "sql", "delete from lake.documents", "--warehouse", str(seeds_warehouse)],
         capture_output=True, text=True, cwd=REPO,
     )
-    assert bad.returncode == 1
+    assert bad.returncode == 2
     assert "read-only" in bad.stderr.lower() and len(bad.stderr.strip().splitlines()) == 1
 
 

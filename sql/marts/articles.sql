@@ -9,6 +9,7 @@
 -- partition_by: ingest_date
 -- file_by: first_seen
 -- column doc_id: document of the first copy seen (earliest ingested_at, then smallest doc_id); primary key.
+-- column source_uri: input file of the first copy (with `#L<n>` for the record on line n of a JSONL file).
 -- column source_name: input root of the first copy.
 -- column url: original URL of the first copy, when known.
 -- column site_name: the publication's name as the first copy's HTML states it, when known.
@@ -54,6 +55,7 @@ first_new as (
 )
 select
     a.doc_id,
+    a.source_uri,
     a.source_name,
     a.url,
     a.site_name,

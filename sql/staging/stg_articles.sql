@@ -1,6 +1,6 @@
 -- model: Cleaned articles, one row per loaded document (exact copies not yet collapsed).
 -- column doc_id: the document the article was cleaned from (`stg_documents.doc_id`).
--- column source_uri: path of the input file (with `#n` for JSONL records).
+-- column source_uri: path of the input file (with `#L<n>` for the record on line n of a JSONL file).
 -- column source_name: name of the input root.
 -- column url: original URL, when known.
 -- column site_name: the publication's name as an HTML page states it (its metadata), when known.
@@ -46,7 +46,7 @@ select
     n_boilerplate_lines,
     body_hash,
     minhash,
-    published as published_at,
+    published_at,
     ingested_at,
     ingest_date,
     run_id,

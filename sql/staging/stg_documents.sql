@@ -1,8 +1,9 @@
 -- model: Raw documents as ingested into the lake, one row per doc_id; renaming and typing only.
 -- column doc_id: SHA-256 of the raw input bytes (or of the JSONL record); primary key.
--- column source_uri: path of the input file, with `#n` for the n-th record of a JSONL file.
+-- column source_uri: path of the input file, with `#L<n>` for the record on line n of a JSONL file.
 -- column source_name: name of the input root the document was found under.
--- column content_type: detected input format (text, html, jsonl).
+-- column content_type: MIME type of the document's text: `text/plain`, or `text/html` for HTML files and JSONL records
+--   with `html` (a JSONL record's own format, not the file's).
 -- column n_bytes: size of the raw input in bytes.
 -- column encoding: character encoding the raw bytes were decoded with.
 -- column raw_text: the decoded input text before cleaning.
@@ -22,7 +23,7 @@ select
     raw_text,
     url,
     external_id,
-    published as published_raw,
+    published_raw,
     ingested_at,
     ingest_date,
     run_id

@@ -49,14 +49,23 @@ class LineRule:
     ends_article: bool = False  # in page text, the article does not go on past such a line (comments)
 
 
+@dataclass(frozen=True)
+class MoveRule:
+    """A [[caption]] or [[byline]] entry: a line it matches moves into the article's fields."""
+
+    pattern: str
+    case: bool = False  # as for every rule: ignore case unless the entry says case = true
+    tail_contains: tuple[str, ...] = ()  # captions: tried only on lines whose last 90 characters hold one of these
+
+
 @dataclass
 class RuleFile:
     path: str
     language: str | None = None
     line: list[LineRule] = field(default_factory=list)
     inline: list[LineRule] = field(default_factory=list)
-    caption: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (pattern, tail_contains)
-    byline: list[str] = field(default_factory=list)
+    caption: list[MoveRule] = field(default_factory=list)
+    byline: list[MoveRule] = field(default_factory=list)
     section_suffixes: list[str] = field(default_factory=list)
     stopwords: set[str] = field(default_factory=set)  # lower, capitalised and upper case
     stopwords_path: str | None = None
@@ -111,9 +120,10 @@ class Compiled:
         return k is not None and k < len(self.line_rules)
 
 
-def _matcher(line: list[LineRule], bylines: list[str], extracted: bool) -> tuple[patterns.FirstMatch, tuple[int, ...]]:
+def _matcher(line: list[LineRule], bylines: list[MoveRule], extracted: bool) -> tuple[patterns.FirstMatch, tuple[int, ...]]:
     applying = tuple(i for i, r in enumerate(line) if not (extracted and r.dumps_only))
-    entries = [(line[i].pattern, line[i].case, line[i].max_chars) for i in applying] + [(p, True, BYLINE_CHARS) for p in bylines]
+    entries = ([(line[i].pattern, line[i].case, line[i].max_chars) for i in applying]
+               + [(b.pattern, b.case, BYLINE_CHARS) for b in bylines])
     return patterns.FirstMatch(entries), applying
 
 
@@ -141,14 +151,13 @@ def parse_rule_file(path: str | Path) -> RuleFile:
         entries = data.get(kind, [])
         for entry in [entries] if isinstance(entries, dict) else entries:
             try:
-                patterns.compile(entry["pattern"], case=True)
+                rule = MoveRule(entry["pattern"], bool(entry.get("case")),
+                                tuple(s.lower() for s in entry.get("tail_contains", [":", "©"])) if kind == "caption" else ())
+                patterns.compile(rule.pattern, rule.case)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 label = entry.get("pattern", entry) if isinstance(entry, dict) else entry
                 raise ValueError(f"rules file {path}: bad [[{kind}]] entry {label!r}: {exc}") from None
-            if kind == "caption":
-                rf.caption.append((entry["pattern"], tuple(s.lower() for s in entry.get("tail_contains", [":", "©"]))))
-            else:
-                rf.byline.append(entry["pattern"])
+            getattr(rf, kind).append(rule)
     rf.section_suffixes = list(data.get("title", {}).get("section_suffixes", []))
     if "stopwords" in data:
         sw_path = (path.parent / data["stopwords"]["file"]).resolve()
@@ -181,7 +190,7 @@ class RuleSet:
         line = [r for f in files for r in f.line]
         inline = [r for f in files for r in f.inline]
         captions = [c for f in files for c in f.caption]
-        bylines = [p for f in files for p in f.byline]
+        bylines = [b for f in files for b in f.byline]
         suffixes = [s for f in files for s in f.section_suffixes]
         density, repeated = dict(DEFAULT_DENSITY), dict(DEFAULT_REPEATED)
         if not any(f.stopwords for f in files):  # jusText's lists are longer than ours: its thresholds
@@ -205,9 +214,9 @@ class RuleSet:
             inline_ends=frozenset("".join(r.ends_with for r in inline)),
             inline_starts=frozenset("".join(r.starts_with for r in inline)),
             inline_ungated=any(not r.ends_with and not r.starts_with for r in inline),
-            caption_needles=tuple(needles for _, needles in captions),
-            caption=same.caption if same else patterns.Tested([(p, True) for p, _ in captions]),
-            byline=same.byline if same else tuple(patterns.compile(p, case=True) for p in bylines),
+            caption_needles=tuple(c.tail_contains for c in captions),
+            caption=same.caption if same else patterns.Tested([(c.pattern, c.case) for c in captions]),
+            byline=same.byline if same else tuple(patterns.compile(b.pattern, b.case) for b in bylines),
             section_suffix=suffix_re,
             # the rule files' own list for the language, else jusText's (none: signals without words)
             stopwords=frozenset().union(*(f.stopwords for f in files)) or stopwords.stoplist(language),

@@ -223,17 +223,20 @@ def process_files(files: list[InputFile], options: RunOptions, run: RunContext, 
 
 
 RAW_FIELDS = [f.name for f in dataclasses.fields(RawDocument)]
+LAKE_COLUMN = {"published": "published_raw"}  # RawDocument field -> lake.documents column, where the names differ
 
 
 def reclean_documents(lake_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
     """Clean the raw documents kept in one lake file again (after the rules changed). Their articles
     keep the time the documents were first ingested (one run's file: one time), as their lake
     files keep its date, so that a rebuild does not make old articles look new."""
-    table = pq.read_table(lake_file, columns=[*RAW_FIELDS, "ingested_at"])
+    have = set(pq.read_schema(lake_file).names)  # (files written before a column was renamed keep its old name)
+    columns = [LAKE_COLUMN[f] if LAKE_COLUMN.get(f) in have else f for f in RAW_FIELDS]
+    table = pq.read_table(lake_file, columns=[*columns, "ingested_at"])
     if table.num_rows:
         run = dataclasses.replace(run, started_at=pc.min(table["ingested_at"]).as_py())
     batch = StagedBatch(options, run, batch_no, count_lines=False)  # counted when first loaded
-    table = table.drop_columns(["ingested_at"])
+    table = table.drop_columns(["ingested_at"]).rename_columns(RAW_FIELDS)
     for row in table.to_pylist():
         batch.add(RawDocument(**row), keep_document=False)
     ingest_date = Path(lake_file).parent.name.removeprefix("ingest_date=")

@@ -40,7 +40,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("raw_text", pa.large_string()),
         ("url", pa.string()),
         ("external_id", pa.string()),
-        ("published", pa.string()),
+        ("published_raw", pa.string()),  # as the input gave it; articles.published_at is the parsed time
         ("ingested_at", TS),
         ("run_id", pa.string()),
     ]),
@@ -65,7 +65,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("minhash", pa.list_(pa.int64())),
         ("words", STRINGS),
         ("word_counts", pa.list_(pa.int32())),
-        ("published", TS),
+        ("published_at", TS),
         ("run_id", pa.string()),
         ("ingested_at", TS),
         ("pipeline_version", pa.string()),
@@ -84,7 +84,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("n_bytes", pa.int64()),
         ("copy_path", pa.string()),
         ("run_id", pa.string()),
-        ("at", TS),
+        ("quarantined_at", TS),
     ]),
     # Lines per source and how many documents hold them (added into meta.line_counts).
     "line_counts": pa.schema([
@@ -110,7 +110,9 @@ FILE_ONLY_COLUMNS = {"articles": ("words", "word_counts")}
 
 
 def document_row(doc: RawDocument, run: RunContext) -> dict:
-    return {**doc.__dict__, "ingested_at": run.started_at, "run_id": run.run_id}
+    row = {**doc.__dict__, "ingested_at": run.started_at, "run_id": run.run_id}
+    row["published_raw"] = row.pop("published")
+    return row
 
 
 def article_row(doc: RawDocument, art: Article, run: RunContext, url: str | None = None, published: str | None = None,
@@ -136,7 +138,7 @@ def article_row(doc: RawDocument, art: Article, run: RunContext, url: str | None
         "n_paragraphs": len(art.paragraphs),
         "n_boilerplate_lines": len(art.removed),
         "body_hash": hashlib.sha256(body.encode("utf-8")).hexdigest(),
-        "published": parse_published(published or doc.published),
+        "published_at": parse_published(published or doc.published),
         "run_id": run.run_id,
         "ingested_at": run.started_at,
         "pipeline_version": PIPELINE_VERSION,
@@ -160,7 +162,7 @@ def boilerplate_rows(doc_id: str, art: Article, run: RunContext) -> list[dict]:
 def quarantine_row(source_uri: str, reason: str, detail: str, n_bytes: int | None, copy_path: str | None,
                    run: RunContext) -> dict:
     return {"source_uri": source_uri, "reason": reason, "detail": detail[:1000], "n_bytes": n_bytes,
-            "copy_path": copy_path, "run_id": run.run_id, "at": run.started_at}
+            "copy_path": copy_path, "run_id": run.run_id, "quarantined_at": run.started_at}
 
 
 def input_row(f: InputFile, documents: int, quarantined: int, run: RunContext) -> dict:

@@ -44,10 +44,21 @@ META_COLUMNS = {"runs": {"inputs_found": "BIGINT", "inputs_unchanged": "BIGINT",
                          "error": "VARCHAR"}}
 
 
+# columns a newer lake schema renamed: (table, old name, new name)
+RENAMED_COLUMNS = [("lake.documents", "published", "published_raw"), ("lake.articles", "published", "published_at"),
+                   ("lake.quarantine", "at", "quarantined_at")]
+
+
 def ensure_tables(con) -> None:
     """Create the lake and meta tables, adding columns a newer schema introduced."""
     for ddl in META_DDL:
         con.execute(ddl)
+    for table, old, new in RENAMED_COLUMNS:
+        schema, name = table.split(".")
+        have = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ?",
+                                          [schema, name]).fetchall()}
+        if old in have and new not in have:
+            con.execute(f'ALTER TABLE {table} RENAME COLUMN "{old}" TO "{new}"')
     for name in LAKE_TABLES:
         schema = SCHEMAS[name]
         for column in FILE_ONLY_COLUMNS.get(name, ()):

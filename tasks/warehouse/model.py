@@ -657,16 +657,6 @@ def build(layout: WarehouseLayout, select: list[str] | None = None, sql_dir: Pat
         con.close()
 
 
-def describe_models(con, sql_dir: Path) -> list[dict]:
-    """name, kind, dependencies and row count (None if not built) of every model."""
-    existing = _existing(con)
-    out = []
-    for m in discover_models(sql_dir):
-        rows = con.execute(f"SELECT count(*) FROM {m.qualified}").fetchone()[0] if m.qualified in existing else None
-        out.append({"model": m.qualified, "kind": m.kind, "depends_on": list(m.depends_on), "rows": rows})
-    return out
-
-
 def render_docs(sql_dir: Path) -> str:
     """Markdown reference of every model and data test, generated from the SQL headers."""
     from .datatests import data_tests

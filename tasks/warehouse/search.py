@@ -10,6 +10,11 @@ count per document); rows a rebuild replaced are dropped. The cost of a run foll
 it loaded, not the size of the warehouse. Queries stem their words and score with BM25
 (k1 = 1.2, b = 0.75) over the unique articles of ``marts.articles``:
 ``SELECT * FROM search.match('…')``.
+
+Readers query the index through the catalog (tasks/warehouse/catalog.py), never this database: it
+is exported to ``search/<table>/part-<bucket>.parquet``, one file per ``BUCKET`` docnos (word ids
+for ``words``). The update marks the buckets it changed in ``search.unexported`` and the export
+rewrites only those, so a run's export follows the articles it added, not the size of the index.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ..ingest.words import WORD
-from ..layout import WarehouseLayout
-from .database import connect, fts_extension_path
+from ..layout import WarehouseLayout, commit, fsync_dir, temp_path
+from .database import fts_extension_path
 from .model import quote_literals
 
 SQL_WORD = r"[\p{L}\p{N}]+"  # the words of ingest/words.py's WORD
@@ -33,7 +38,26 @@ INDEX_DDL = [
     "CREATE TABLE IF NOT EXISTS search.words (word_id INTEGER, word VARCHAR, term VARCHAR, stemmer VARCHAR)",
     "CREATE TABLE IF NOT EXISTS search.postings (docno INTEGER, word_id INTEGER, tf INTEGER)",
     "DROP SCHEMA IF EXISTS fts_marts_articles CASCADE",  # create_fts_index's index, which earlier versions built
+    "CREATE TABLE IF NOT EXISTS search.unexported (table_name VARCHAR, bucket BIGINT)",
 ]
+
+BUCKET = 16_384  # docnos (word ids) per exported file: a run rewrites the files of the ids it touched
+EXPORTED = {  # table -> the id its files are bucketed by
+    "documents": "docno",
+    "words": "word_id",
+    "postings": "docno",
+}
+DESCRIPTIONS = {
+    "documents": ("Articles in the search index.", {
+        "docno": "the article's number in the index", "doc_id": "the article (`marts.articles.doc_id`)",
+        "run_id": "the run that loaded it", "n_words": "words in title and body"}),
+    "words": ("Every distinct word of the indexed articles, with its stem.", {
+        "word_id": "the word's number", "word": "the word, lower case", "term": "its stem, what queries match",
+        "stemmer": "the Snowball stemmer that made the stem"}),
+    "postings": ("How often each word occurs in each article.", {
+        "docno": "the article (`search.documents.docno`)", "word_id": "the word (`search.words.word_id`)",
+        "tf": "occurrences of the word in title and body"}),
+}
 
 # BM25 over the unique articles; df and the average length come from the index at query time.
 MATCH_MACRO = """
@@ -88,7 +112,9 @@ def update_index(con, layout: WarehouseLayout, stemmer: str = "german", new_runs
                             ON a.doc_id = d.doc_id AND a.run_id = d.run_id
                        WHERE d.docno IS NULL OR a.doc_id IS NULL""")
     dropped = con.execute("SELECT count(*) FROM search_diff WHERE docno IS NOT NULL").fetchone()[0]
+    words_base = con.execute("SELECT coalesce(max(word_id), 0) FROM search.words").fetchone()[0]
     if dropped:
+        _mark(con, ("documents", "postings"), "SELECT docno AS id FROM search_diff WHERE docno IS NOT NULL")
         stale = "SELECT docno FROM search_diff WHERE docno IS NOT NULL"
         con.execute(f"DELETE FROM search.postings WHERE docno IN ({stale})")
         con.execute(f"DELETE FROM search.documents WHERE docno IN ({stale})")
@@ -125,10 +151,54 @@ def update_index(con, layout: WarehouseLayout, stemmer: str = "german", new_runs
                         FROM (SELECT docno, unnest(words) AS word, unnest(word_counts) AS tf FROM {fresh}) f
                         JOIN search.words w USING (word)""", {"files": files})
         con.execute("DROP TABLE search_files")
-    con.execute("UPDATE search.words SET term = stem(word, $1), stemmer = $1 WHERE stemmer <> $1", [stemmer])
+        _mark(con, ("documents", "postings"), f"SELECT docno AS id FROM search.documents WHERE docno > {int(base)}")
+        _mark(con, ("words",), f"SELECT word_id AS id FROM search.words WHERE word_id > {int(words_base)}")
+    restemmed = con.execute("UPDATE search.words SET term = stem(word, $1), stemmer = $1 WHERE stemmer <> $1", [stemmer]).fetchone()[0]
+    if restemmed:
+        _mark(con, ("words",), "SELECT word_id AS id FROM search.words")
     con.execute(MATCH_MACRO.format(stemmer=stemmer, word=SQL_WORD))
     con.execute("DROP TABLE search_diff")
     return {"added": added, "dropped": dropped}
+
+
+def _mark(con, tables: tuple[str, ...], ids_sql: str) -> None:
+    """Mark the export buckets of the ids ``ids_sql`` selects as changed, for each of ``tables``."""
+    for table in tables:
+        con.execute(f"INSERT INTO search.unexported SELECT DISTINCT '{table}', id // {BUCKET} FROM ({ids_sql})")
+
+
+def export_index(con, layout: WarehouseLayout) -> int:
+    """Rewrite the exported files of the buckets the index updates changed (all of them the first
+    time); a bucket left without rows loses its file. Returns the files written or removed."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'search' AND table_name = 'unexported'"
+                       ).fetchone()[0]:
+        return 0  # no index yet
+    if not layout.search.is_dir():
+        for table, key in EXPORTED.items():
+            _mark(con, (table,), f"SELECT {key} AS id FROM search.{table}")
+    changed = con.execute("SELECT DISTINCT table_name, bucket FROM search.unexported ORDER BY ALL").fetchall()
+    for table, bucket in changed:
+        key, target = EXPORTED[table], layout.search_part(table, bucket)
+        tmp = temp_path(target)
+        try:
+            n = con.execute(
+                f"COPY (SELECT * FROM search.{table} WHERE {key} >= {bucket * BUCKET} AND {key} < {(bucket + 1) * BUCKET} "
+                f"ORDER BY {key}) TO '{_quote(tmp)}' (FORMAT parquet, COMPRESSION zstd)").fetchone()[0]
+            if n:
+                commit(tmp, target)
+            else:
+                target.unlink(missing_ok=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+    for table in EXPORTED:
+        if (layout.search / table).is_dir():
+            fsync_dir(layout.search / table)
+    con.execute("DELETE FROM search.unexported")
+    return len(changed)
+
+
+def _quote(path) -> str:
+    return str(path).replace("'", "''")
 
 
 @dataclass(frozen=True)
@@ -140,7 +210,7 @@ class Hit:
 
 
 def _index_stemmer(con) -> str:
-    row = con.execute("SELECT any_value(stemmer) FROM search.words").fetchone()
+    row = con.execute("SELECT stemmer FROM search.words LIMIT 1").fetchone()
     return row[0] if row and row[0] else "german"
 
 
@@ -166,8 +236,8 @@ def snippet(con, text: str, query: str, stemmer: str, width: int = 160) -> str:
 
 
 def search(con, query: str, limit: int = 10) -> list[Hit]:
-    """The best ``limit`` articles for ``query`` by BM25 over title and body."""
-    load_fts(con)
+    """The best ``limit`` articles for ``query`` by BM25 over title and body, on a connection with
+    the fts extension loaded (a reader's: see catalog.open_reader)."""
     exists = con.execute(
         "SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'search' AND function_name = 'match'"
     ).fetchone()[0]
@@ -183,9 +253,9 @@ def search(con, query: str, limit: int = 10) -> list[Hit]:
     return [Hit(score, doc_id, title, snippet(con, body, query, stemmer)) for score, doc_id, title, body in rows]
 
 
-def search_warehouse(layout: WarehouseLayout, query: str, limit: int = 10, wait_seconds: float = 10.0) -> list[Hit]:
-    con = connect(layout, read_only=True, wait_seconds=wait_seconds)
-    try:
+def search_warehouse(layout: WarehouseLayout, query: str, limit: int = 10) -> list[Hit]:
+    """``search`` on a reader's connection to the warehouse's catalog (tasks/warehouse/catalog.py)."""
+    from .catalog import open_reader
+
+    with open_reader(layout) as con:
         return search(con, query, limit)
-    finally:
-        con.close()
