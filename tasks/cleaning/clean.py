@@ -98,7 +98,7 @@ def clean(
     _line_rules(lines, action, r, art, _repeated_check(repeated, r.repeated), matches, bylines)
     key = _title(numbered, action, r, art, title_hint, bylines)
     signals = not extracted and favor != "recall"  # the density signals judge page text
-    texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines, signals)
+    texts, classes = _moves_and_cuts(numbered, action, r, art, key, bylines)
     if signals:
         ends = {i for i, (k, _) in matches.items() if r.line_rules[k].ends_article}
         _density(texts, action, classes, r, _stricter(r.density) if favor == "precision" else None, ends)
@@ -183,15 +183,14 @@ def _repeat_lengths(key: str) -> tuple[int, int]:
     return int(len(key) * 0.8), len(key) + 60
 
 
-def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None, bylines: dict[int, int],
-                    signals: bool = True) -> tuple[list, list[int]]:
-    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and, if
-    the density signals will judge them, the density class of every line (removed lines count as
-    boilerplate context)."""
+def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None, bylines: dict[int, int]
+                    ) -> tuple[list, list[int]]:
+    """Duplicate titles, captions, bylines and inline cuts; returns the (cut) line texts and the
+    density class of the lines they remove or move (a removed line counts as boilerplate context,
+    a moved one is invisible to it; ``_density`` classifies the others)."""
     texts: list[str | None] = [ln for _, ln in numbered]
     classes = [density.BAD] * len(texts)
     lo, hi = _repeat_lengths(key) if key else (0, -1)
-    stopwords, params = r.stopwords, r.density
     for i, (no, line) in enumerate(numbered):
         a = action[i]
         if a is not None:
@@ -234,8 +233,6 @@ def _moves_and_cuts(numbered, action, r: Compiled, art: Article, key: str | None
                     texts[i] = None
                     continue
                 texts[i] = line
-        if signals:
-            classes[i] = density.classify(line, stopwords, params, r.spaced)
     return texts, classes
 
 
@@ -291,8 +288,7 @@ def _density(texts: list[str | None], action: list, classes: list[int], r: Compi
     would be left, it decides nothing."""
     candidates = [t if a is None else None for t, a in zip(texts, action)]
     params = {**r.density, **override} if override else r.density
-    if override:  # reclassify with the stricter thresholds
-        classes = [density.classify(t, r.stopwords, params, r.spaced) if t is not None else c for t, c in zip(candidates, classes)]
+    density.classify(candidates, classes, r.stopwords, params, r.spaced)
     repeats = _repeated_in_page(candidates, params["page_repeats"])
     if repeats:
         classes = [density.BAD if i in repeats else c for i, c in enumerate(classes)]

@@ -22,7 +22,12 @@ UNSPACED_CHAR = 3  # in a script without spaces, one character weighs as much as
 
 
 def is_sentence(line: str, spaced: bool = True) -> bool:
-    return line[-1] in _SENTENCE_END and (line.count(" ") >= 2 if spaced else len(line) >= 8)
+    return line[-1] in _SENTENCE_END and (two_spaces(line) if spaced else len(line) >= 8)
+
+
+def two_spaces(line: str) -> bool:
+    """``line.count(" ") >= 2``, looking no further than the second space."""
+    return line.find(" ", line.find(" ") + 1) > 0
 
 
 def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = frozenset(), spaced: bool = True) -> bool:
@@ -38,24 +43,36 @@ def is_headline(line: str, max_words: int = 16, stopwords: frozenset[str] = froz
     return 3 <= n <= max_words or (n == 2 and len(line) >= 12)
 
 
-def classify(line: str, stopwords: frozenset[str], p: dict, spaced: bool = True) -> int:
-    sentence = is_sentence(line, spaced)
-    length = len(line) if spaced else UNSPACED_CHAR * len(line)
-    if length < p["short_chars"] and not sentence:
-        return SHORT
-    if not stopwords:  # no list for the language: length and sentence punctuation only
-        if length < p["short_chars"]:
-            return NEARGOOD if sentence and length >= p["short_chars"] // 2 else SHORT
-        return GOOD if length >= p["long_chars"] and (sentence or _punctuated(line)) else NEARGOOD
-    words = line[:120].split()  # a sample is enough for long lines; the stop words come in every case
-    density = sum(map(stopwords.__contains__, words)) / len(words)
-    if length < p["short_chars"]:
-        return NEARGOOD if sentence and density >= p["stopwords_low"] and len(words) >= 3 else SHORT
-    if density < p["stopwords_low"]:
-        return NEARGOOD if sentence and density > 0 and len(words) >= 8 else BAD
-    if length >= p["long_chars"] or (sentence and density >= p["stopwords_high"]):
-        return GOOD
-    return NEARGOOD
+def classify(lines: list[str | None], classes: list[int], stopwords: frozenset[str], p: dict, spaced: bool = True) -> None:
+    """Set ``classes[i]`` to the class of every line that is not None (all lines of a document in one call)."""
+    short, long_chars, low, high = p["short_chars"], p["long_chars"], p["stopwords_low"], p["stopwords_high"]
+    half = short // 2
+    unit = 1 if spaced else UNSPACED_CHAR
+    is_stopword = stopwords.__contains__
+    for i, line in enumerate(lines):
+        if line is None:
+            continue
+        sentence = line[-1] in _SENTENCE_END and (line.find(" ", line.find(" ") + 1) > 0 if spaced else len(line) >= 8)
+        length = unit * len(line)
+        if length < short and not sentence:
+            classes[i] = SHORT
+            continue
+        if not stopwords:  # no list for the language: length and sentence punctuation only
+            if length < short:
+                classes[i] = NEARGOOD if sentence and length >= half else SHORT
+            else:
+                classes[i] = GOOD if length >= long_chars and (sentence or _punctuated(line)) else NEARGOOD
+            continue
+        words = line[:120].split()  # a sample is enough for long lines; the stop words come in every case
+        density = sum(map(is_stopword, words)) / len(words)
+        if length < short:
+            classes[i] = NEARGOOD if sentence and density >= low and len(words) >= 3 else SHORT
+        elif density < low:
+            classes[i] = NEARGOOD if sentence and density > 0 and len(words) >= 8 else BAD
+        elif length >= long_chars or (sentence and density >= high):
+            classes[i] = GOOD
+        else:
+            classes[i] = NEARGOOD
 
 
 def _punctuated(line: str) -> bool:
@@ -131,7 +148,7 @@ def _heading_before_text(lines: list[str | None], classes: list[int], i: int, p:
     """jusText's heading rule for text: a short headline-like line (3+ words) followed by prose,
     with at most one short headline (a dek) and a few removed lines (dates, bylines) between."""
     line = lines[i]
-    if line.count(" ") < 2 or not is_headline(line, p["heading_max_words"]):
+    if not two_spaces(line) or not is_headline(line, p["heading_max_words"]):
         return False
     shorts = removed = 0
     for j in range(i + 1, len(classes)):
@@ -143,7 +160,7 @@ def _heading_before_text(lines: list[str | None], classes: list[int], i: int, p:
             if removed > 3:
                 return False
             continue
-        if c == SHORT and shorts == 0 and lines[j].count(" ") >= 2 and is_headline(lines[j], p["heading_max_words"]):
+        if c == SHORT and shorts == 0 and two_spaces(lines[j]) and is_headline(lines[j], p["heading_max_words"]):
             shorts += 1
             continue
         return c in (GOOD, NEARGOOD)
@@ -213,7 +230,7 @@ def heading_above(lines: list[str | None], classes: list[int], first: int, p: di
         line = lines[j]
         if line is None:  # removed by a rule, or moved
             skipped += 1
-        elif (line.count(" ") >= 2 or not spaced) and is_headline(line, max_words, spaced=spaced):
+        elif (not spaced or two_spaces(line)) and is_headline(line, max_words, spaced=spaced):
             start, headlines, meta = j, headlines + 1, 0
             if headlines == 2:
                 break

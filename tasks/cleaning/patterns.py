@@ -12,6 +12,8 @@ pattern are read only on the lines it matches, on their UTF-8 bytes.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import re2
 
 # RE2's memory budget per pattern or set: room for the lazily built DFA of a set of every line rule
@@ -202,39 +204,42 @@ def groups(find, data: bytes) -> Found | None:
 
 class FirstMatch:
     """Which pattern of an ordered list matches a line first (as ``re.match`` tried pattern after
-    pattern would say), each pattern applying to lines up to its own length: one RE2 set of them
-    all (built when first needed), so one call per line whatever the number of patterns."""
+    pattern would say), each pattern applying to lines up to its own length: one RE2 set per
+    length band (built when first needed) of the patterns that apply to lines of that length, so
+    one call per line whatever the number of patterns, and a pattern for short lines that could
+    match anywhere (``^.*\\b…$``) never makes the set's DFA read a long line to its end."""
 
     def __init__(self, patterns: list[tuple[str, bool, int]]):
         """``patterns``: (Python-syntax pattern, case-sensitive, longest line it applies to), in order."""
         self.patterns = patterns
-        self.sizes = [size for _, _, size in patterns]
-        self.top = max(self.sizes, default=-1)
-        self._match = None
+        self.uppers = sorted({size for _, _, size in patterns})
+        self.top = self.uppers[-1] if self.uppers else -1
+        self._bands: list[tuple[object, list[int]] | None] = [None] * len(self.uppers)
 
     def first(self, line: str) -> int | None:
         return next((k for _, k in self.matches([line])), None)
 
     def matches(self, lines: list[str]) -> list[tuple[int, int]]:
         """(line index, index of the first pattern that matches it) for the lines some pattern matches."""
-        match, sizes, top, found = self._match or self._compile(), self.sizes, self.top, []
+        uppers, bands, top, found = self.uppers, self._bands, self.top, []
         for i, line in enumerate(lines):
             size = len(line)
             if size > top:
                 continue
+            band = bisect_left(uppers, size)
+            match, members = bands[band] or self._band(band)
             hits = match(line.encode("utf-8"))  # (bytes: the binding does not convert)
             if hits:
-                k = min((k for k in hits if size <= sizes[k]), default=None)
-                if k is not None:
-                    found.append((i, k))
+                found.append((i, members[min(hits)]))  # members ascend: the band's first is the first
         return found
 
-    def _compile(self):
+    def _band(self, band: int) -> tuple[object, list[int]]:
+        members = [k for k, (_, _, size) in enumerate(self.patterns) if size >= self.uppers[band]]
         matcher = re2.Set.MatchSet(_SET_OPTIONS)
-        for pattern, case, _ in self.patterns:
+        for k in members:
+            pattern, case, _ = self.patterns[k]
             source = translate(pattern, capture=False)
             matcher.Add(source if case else f"(?i:{source})")
-        if self.patterns:
-            matcher.Compile()
-        self._match = matcher.Match if self.patterns else (lambda line: None)
-        return self._match
+        matcher.Compile()
+        self._bands[band] = matcher.Match, members
+        return self._bands[band]
