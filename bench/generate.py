@@ -6,7 +6,11 @@ and the seeds' kinds of boilerplate between them: ad placeholders, comment widge
 labels, "Lesen Sie auch" teasers, tag slugs, WordPress comment forms; plus a photo caption and
 a byline. Every line is labelled (content, title, caption, byline, boilerplate).
 
-    python -m bench.generate --docs 100000 --format files --out /tmp/corpus
+With ``--syndicated N`` the documents are agency copy: stories told by N outlets each (so every
+article has N - 1 near-copies), each copy the story's sentences with the outlet's own edits (a
+dateline, a paragraph dropped, a sentence reworded or added) and its own boilerplate.
+
+    python -m bench.generate --docs 100000 --format files --out /tmp/corpus [--syndicated 60]
 """
 
 from __future__ import annotations
@@ -111,22 +115,62 @@ def make_document(rng: random.Random, target_bytes: int = 3000) -> list[tuple[st
     return lines
 
 
+def make_story(rng: random.Random) -> tuple[str, list[str]]:
+    """An agency story: a headline and its paragraphs, told once and copied by many outlets."""
+    paragraphs = [" ".join(_fill(rng, rng.choice(SENTENCES)) for _ in range(rng.randint(2, 4))) for _ in range(rng.randint(5, 8))]
+    return _fill(rng, rng.choice(TITLES)), paragraphs
+
+
+def make_copy(rng: random.Random, story: tuple[str, list[str]]) -> list[tuple[str, str]]:
+    """One outlet's copy of a story: its dateline, a paragraph left out, a sentence reworded or
+    added, its own boilerplate and byline; most of the story's sentences as they were."""
+    title, paragraphs = story
+    paragraphs = list(paragraphs)
+    if len(paragraphs) > 4 and rng.random() < 0.5:
+        del paragraphs[rng.randrange(1, len(paragraphs))]
+    if rng.random() < 0.7:
+        i = rng.randrange(len(paragraphs))
+        sentences = paragraphs[i].split(". ")
+        sentences[rng.randrange(len(sentences))] = _fill(rng, rng.choice(SENTENCES)).rstrip(".")
+        paragraphs[i] = ". ".join(sentences)
+    if rng.random() < 0.5:
+        paragraphs.append(_fill(rng, rng.choice(SENTENCES)))
+    paragraphs[0] = f"{rng.choice(PLACES)} ({rng.choice(['dpa', 'AFP', 'Reuters', 'KNA', 'epd'])}) - {paragraphs[0]}"
+    lines: list[tuple[str, str]] = []
+    if rng.random() < 0.9:
+        lines.append((title, "title"))
+    if rng.random() < 0.5:
+        lines.append((boilerplate_line(rng), "boilerplate"))
+    for paragraph in paragraphs:
+        lines.append((paragraph, "content"))
+        if rng.random() < 0.2:
+            lines.append((boilerplate_line(rng), "boilerplate"))
+    if rng.random() < 0.4:
+        lines.append((f"{rng.choice(['Vu Anh', 'Anna Schmidt', 'Ivan Petrow'])} (Laut {rng.choice(OUTLETS)}, {rng.choice(OUTLETS)} )", "byline"))
+    for _ in range(rng.randint(1, 4)):
+        lines.append((boilerplate_line(rng), "boilerplate"))
+    return lines
+
+
 def render(lines: list[tuple[str, str]]) -> str:
     return "\n\n".join(text for text, _ in lines) + "\n"
 
 
 def generate(n_docs: int, out: str | Path, fmt: str = "files", seed: int = 0, per_dir: int = 1000,
-             docs_per_jsonl: int = 10_000) -> dict:
+             docs_per_jsonl: int = 10_000, syndicated: int = 0) -> dict:
     """Write ``n_docs`` documents under ``out`` (``docs/`` as .txt files or ``jsonl/`` shards) and
-    ``truth.parquet`` (doc_id, text, label per line). Same arguments, same bytes."""
+    ``truth.parquet`` (doc_id, text, label per line); with ``syndicated`` > 1, stories of that many
+    copies each, the copies of a story spread over the corpus. Same arguments, same bytes."""
     out = Path(out)
     rng = random.Random(seed)
     truth = {"doc_id": [], "text": [], "label": []}
     n_bytes = 0
     shard = None
+    n_stories = max(1, n_docs // syndicated) if syndicated > 1 else 0
+    stories = [make_story(random.Random(f"{seed}-story-{s}")) for s in range(n_stories)]
     try:
         for i in range(n_docs):
-            lines = make_document(rng)
+            lines = make_copy(rng, stories[i % n_stories]) if stories else make_document(rng)
             text = render(lines)
             if fmt == "files":
                 data = text.encode("utf-8")
@@ -151,7 +195,7 @@ def generate(n_docs: int, out: str | Path, fmt: str = "files", seed: int = 0, pe
         if shard:
             shard.close()
     pq.write_table(pa.table(truth), out / "truth.parquet")
-    meta = {"docs": n_docs, "bytes": n_bytes, "format": fmt, "seed": seed}
+    meta = {"docs": n_docs, "bytes": n_bytes, "format": fmt, "seed": seed, "syndicated": syndicated}
     (out / "corpus.json").write_text(json.dumps(meta))
     return meta
 
@@ -162,8 +206,10 @@ def main() -> None:
     parser.add_argument("--format", choices=["files", "jsonl"], default="files")
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--syndicated", type=int, default=0, metavar="N",
+                        help="stories copied by N outlets each (every article has N - 1 near-copies)")
     args = parser.parse_args()
-    print(generate(args.docs, args.out, args.format, args.seed))
+    print(generate(args.docs, args.out, args.format, args.seed, syndicated=args.syndicated))
 
 
 if __name__ == "__main__":

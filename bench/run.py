@@ -41,11 +41,11 @@ from news_etl.tasks.layout import WarehouseLayout
 REPO = Path(__file__).resolve().parent.parent
 
 
-def corpus_for(size: int, fmt: str, cache: Path, seed: int = 0) -> Path:
-    path = cache / (f"corpus-{fmt}-{size}" + (f"-seed{seed}" if seed else ""))
+def corpus_for(size: int, fmt: str, cache: Path, seed: int = 0, syndicated: int = 0) -> Path:
+    path = cache / (f"corpus-{fmt}-{size}" + (f"-seed{seed}" if seed else "") + (f"-synd{syndicated}" if syndicated else ""))
     if not (path / "corpus.json").exists():
         shutil.rmtree(path, ignore_errors=True)
-        generate(size, path, fmt, seed)
+        generate(size, path, fmt, seed, syndicated=syndicated)
     return path
 
 
@@ -175,6 +175,9 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
             SELECT count(*) FILTER (WHERE contains(a.body, t.text)), count(*)
             FROM truth t JOIN lake.articles a USING (doc_id) WHERE t.label = 'content'
         """).fetchone()
+        near = con.execute("""SELECT count(*), count(DISTINCT cluster_id), coalesce(max(cluster_size), 0)
+                              FROM marts.near_duplicates""").fetchone()
+        unique = con.execute("SELECT count(*) FROM marts.articles").fetchone()[0]
     finally:
         con.close()
     return {
@@ -184,6 +187,8 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
         "boilerplate_precision": round(tp / (tp + fp), 4) if tp + fp else None,
         "boilerplate_recall": round(tp / (tp + fn), 4) if tp + fn else None,
         "content_kept": round(kept / content, 4) if content else None,
+        "unique_articles": unique,
+        "near_duplicates": {"articles": near[0], "clusters": near[1], "largest_cluster": near[2]},
     }
 
 
@@ -200,8 +205,8 @@ def scheduled_run(corpus: Path, extra: Path, fmt: str, warehouse: Path, workers:
             "step_seconds": steps, "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2)}
 
 
-def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, new_docs: int) -> dict:
-    corpus = corpus_for(size, fmt, cache)
+def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, new_docs: int, syndicated: int = 0) -> dict:
+    corpus = corpus_for(size, fmt, cache, syndicated=syndicated)
     meta = json.loads((corpus / "corpus.json").read_text())
     with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
         floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
@@ -211,12 +216,12 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, 
         facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
         scheduled = None
         if new_docs:
-            extra = corpus_for(new_docs, fmt, cache, seed=1)
+            extra = corpus_for(new_docs, fmt, cache, seed=1, syndicated=syndicated)
             scheduled = scheduled_run(corpus, extra, fmt, Path(tmp) / "warehouse", workers, env)
     steps = facts["step_seconds"]
     mb = meta["bytes"] / 2**20
     return {
-        "docs": size, "format": fmt, "workers": workers, "mb": round(mb, 1),
+        "docs": size, "format": fmt, "syndicated": syndicated, "workers": workers, "mb": round(mb, 1),
         "seconds": round(run["seconds"], 2),
         "docs_per_s": round(size / run["seconds"]),
         "mb_per_s": round(mb / run["seconds"], 2),
@@ -267,7 +272,11 @@ def main() -> None:
                         help="where generated corpora are kept between runs")
     parser.add_argument("--scheduled", type=int, default=1000, metavar="N",
                         help="after each size, time a second run that finds N new documents (0: none)")
+    parser.add_argument("--syndicated", type=int, default=0, metavar="N",
+                        help="corpora of agency copy: stories copied by N outlets each (bench/generate.py)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--reference", action="store_true",
+                        help="also write each size's result to bench/reference/<format>[-synd<N>]-<size>.json (replacing it)")
     args = parser.parse_args()
 
     cache, out = Path(args.cache), Path(args.out)
@@ -276,7 +285,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="news-etl-prefect-") as home, PrefectServer(Path(home)) as server:
         for size in sorted(args.sizes):
-            result = bench_size(size, args.format, args.workers, cache, server.url, args.scheduled)
+            result = bench_size(size, args.format, args.workers, cache, server.url, args.scheduled, args.syndicated)
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "summary"}), flush=True)
     report = {
@@ -288,6 +297,10 @@ def main() -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     for name in (f"bench-{stamp}.json", "latest.json"):
         (out / name).write_text(json.dumps(report, indent=2))
+    if args.reference:
+        for result in results:
+            name = f"{args.format}{f'-synd{args.syndicated}' if args.syndicated else ''}-{result['docs']}.json"
+            (REPO / "bench" / "reference" / name).write_text(json.dumps({**report, "results": [result]}, indent=2))
     plot(results, out / "latest.png")
     print(f"wrote {out / 'latest.json'} and {out / 'latest.png'}")
 

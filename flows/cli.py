@@ -267,7 +267,27 @@ def cmd_status(args) -> int:
         detail = r["run_id"] + (f"  {r['error']}" if r.get("error") else "")
         print(f"{r['started_at'][:19].replace('T', ' '):<19}  {r['status']:<11}  {_n(s.get('documents_in')):>7}  "
               f"{_n(s.get('articles_out')):>8}  {_n(s.get('duplicates')):>6}  {_n(s.get('quarantined')):>5}  {seconds:>7.1f}  {detail}")
+    for warning in (runs[0].get("summary") or {}).get("warnings") or []:  # data tests of severity warn, latest run
+        print(f"warn: {warning}")
     return OK
+
+
+def cmd_test(args) -> int:
+    """Every data test on every row; exit 1 if a test of severity error finds rows."""
+    from news_etl.tasks.warehouse.datatests import test_warehouse
+
+    layout = RunOptions(warehouse=args.warehouse or RunOptions.model_fields["warehouse"].default).layout
+    _check_warehouse(layout)
+    results = test_warehouse(layout, Path(args.sql_dir) if args.sql_dir else None, wait_seconds=args.wait)
+    failed = 0
+    for r in results:
+        if r.error or r.n_rows:
+            failed += r.severity == "error"
+            print(r.message())
+        else:
+            print(f"ok: data test {r.test.name}")
+    print(f"{len(results)} data tests, {failed} failed, {sum(1 for r in results if r.severity == 'warn' and r.n_rows)} warned")
+    return FAILED if failed else OK
 
 
 def _n(value) -> str:
@@ -607,6 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
     models.add_argument("--docs", metavar="FILE", help="write the model reference (markdown) to FILE ('-' for stdout) instead")
     models.set_defaults(func=cmd_models)
+
+    test = command("test", "run every data test on every row of the warehouse (read-only)",
+                   [_warehouse_parser(READ_WAIT, f"seconds to wait while a run holds the database (default: {READ_WAIT:g})")])
+    test.add_argument("--sql-dir", default=None, metavar="DIR", help="model directory (default: the package's sql/)")
+    test.set_defaults(func=cmd_test)
 
     search = command("search", "full-text search over marts.articles (title + body)", [reading])
     search.add_argument("query")

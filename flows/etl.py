@@ -93,13 +93,14 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
         _discard_staging(layout, run.run_id)  # (the load published its parts; an empty .staging/ goes too)
         record.loaded = True
         record.save()
-        models, exports = [], []
+        built, exports = None, []
         try:
             if loaded.files or options.full_refresh or not models_current(layout, run.run_id):
                 with steps.step("model", "building the SQL models and their data tests") as step:
-                    models = model_task(layout)
+                    built = model_task(layout, full_refresh=options.full_refresh, run_id=run.run_id)
                     crash_point("after_model")
-                    step.done(f"{len(models)} models built, data tests passed")
+                    step.done(f"{len(built.models)} models built, data tests passed"
+                              + (f", {len(built.warnings)} with warnings" if built.warnings else ""))
                 with steps.step("export", "exporting the marts to Parquet") as step:
                     exports = export_task(layout)
                     step.done(f"{len(exports)} marts exported")
@@ -118,7 +119,7 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
             raise
         record_run(layout, run.run_id, steps.seconds, logger)
         publish_for_readers(layout, steps)
-    summary = RunSummary.of(layout, run, plan, results, loaded, len(models), len(exports), steps.seconds)
+    summary = RunSummary.of(layout, run, plan, results, loaded, built, len(exports), steps.seconds)
     return report(summary, logger, steps)
 
 

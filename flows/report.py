@@ -13,7 +13,8 @@ from news_etl.tasks.layout import WarehouseLayout
 from news_etl.tasks.options import RunContext
 from news_etl.tasks.warehouse.export import export_marts
 from news_etl.tasks.warehouse.load import Loaded, finish_run
-from news_etl.tasks.warehouse.model import build as build_models
+from news_etl.tasks.warehouse.database import connect, default_wait_seconds
+from news_etl.tasks.warehouse.model import BuildResult, build_on
 from news_etl.tasks.warehouse.plan import Plan
 
 
@@ -21,8 +22,12 @@ def record_run(layout: WarehouseLayout, run_id: str, step_seconds: dict, logger)
     """Close the run's record in meta.runs and refresh the ``runs`` mart and its export."""
     try:
         finish_run(layout, run_id, None, step_seconds)
-        build_models(layout, ["runs"])
-        export_marts(layout, ["runs"])
+        con = connect(layout, wait_seconds=default_wait_seconds())
+        try:
+            build_on(con, select=["runs", "test_results"], run_id=run_id)
+            export_marts(layout, ["runs", "test_results"], con=con)
+        finally:
+            con.close()
     except Exception as exc:  # the run's data is committed; a stale runs mart must not fail it
         logger.warning("could not refresh marts.runs: %s", exc)
 
@@ -45,13 +50,16 @@ class RunSummary:
     models: int
     exports: int
     step_seconds: dict[str, float]
+    warnings: list[str] = dataclasses.field(default_factory=list)  # findings of the data tests of severity warn
 
     @classmethod
     def of(cls, layout: WarehouseLayout, run: RunContext, plan: Plan, results: list[BatchResult], loaded: Loaded,
-           models: int, exports: int, step_seconds: dict[str, float]) -> RunSummary:
+           built: BuildResult | None, exports: int, step_seconds: dict[str, float]) -> RunSummary:
         return cls(run.run_id, str(layout.root), plan.found, plan.unchanged, plan.n_batches,
                    sum(r.documents for r in results if r.recleaned_date), sum(r.documents_in for r in results),
-                   loaded.articles, loaded.duplicates, loaded.quarantined, loaded.boilerplate, models, exports, step_seconds)
+                   loaded.articles, loaded.duplicates, loaded.quarantined, loaded.boilerplate,
+                   len(built.models) if built else 0, exports, step_seconds,
+                   [w.message() for w in built.warnings] if built else [])
 
     def counts(self) -> dict:
         """What the run journal keeps of it."""
@@ -63,7 +71,8 @@ class RunSummary:
                 f"{self.duplicates} duplicates skipped, {self.quarantined} quarantined, "
                 f"{self.boilerplate_lines} boilerplate lines removed"
                 + (f", {self.recleaned_documents} kept documents cleaned again" if self.recleaned_documents else "")
-                + f" -> {self.warehouse}")
+                + f" -> {self.warehouse}"
+                + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
 def report(summary: RunSummary, logger, steps) -> RunSummary:

@@ -13,7 +13,7 @@ import signal
 import time
 
 POINTS = ("after_plan", "mid_quarantine_copy", "after_batch", "before_commit", "after_commit", "mid_publish",
-          "after_publish", "after_model")
+          "after_publish", "mid_model", "after_model", "mid_export")
 
 
 def crash_point(name: str) -> None:

@@ -110,7 +110,22 @@ class WarehouseLayout:
         return self.lake / table / f"ingest_date={ingest_date.isoformat()}" / name
 
     def mart_file(self, name: str) -> Path:
+        """A small mart, exported whole: ``marts/<name>.parquet``."""
         return self.marts / f"{name}.parquet"
+
+    def mart_dataset(self, name: str) -> Path:
+        """A big mart, exported as a Hive-partitioned dataset: ``marts/<name>/<column>=<value>/*.parquet``
+        (read it with ``read_parquet('marts/<name>/**/*.parquet', hive_partitioning = true)``)."""
+        return self.marts / name
+
+    def mart_partition(self, name: str, column: str, value: str | None) -> Path:
+        return self.mart_dataset(name) / f"{column}={'__HIVE_DEFAULT_PARTITION__' if value is None else value}"
+
+    @property
+    def export_staging(self) -> Path:
+        """Where an export writes a dataset's files before it renames them into place (emptied by
+        every export)."""
+        return self.root / ".export"
 
     def search_part(self, table: str, bucket: int) -> Path:
         return self.search / table / f"part-{bucket:06d}.parquet"

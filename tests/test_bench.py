@@ -57,3 +57,21 @@ def test_batch_profile_reports_every_stage_per_document():
     assert set(stages) == {"extract + normalize", "clean", "MinHash", "word counts", "Parquet rows",
                            "Parquet write", "rest (read, rows)"}
     assert stages["clean"] > 0 and stages["word counts"] > 0
+
+
+def test_syndicated_corpus_copies_each_story_many_times(tmp_path):
+    """--syndicated N: N outlets' copies of each story, each with its own edits and boilerplate,
+    most sentences shared with the story's other copies."""
+    meta = generate(120, tmp_path / "s", syndicated=30)
+    assert meta["syndicated"] == 30
+    truth = pq.read_table(tmp_path / "s" / "truth.parquet").to_pylist()
+    bodies: dict[str, list] = {}
+    for t in truth:
+        if t["label"] == "content":
+            bodies.setdefault(t["doc_id"], []).append(t["text"])
+    assert len(bodies) == 120 and len({"\n".join(b) for b in bodies.values()}) == 120  # no two copies alike
+    docs = [{s.strip(" .").split(") - ")[-1] for p in b for s in p.split(". ")} for b in bodies.values()]
+    # documents i and i + 4 tell the same story (4 stories, round robin): most sentences shared
+    shared = [len(docs[i] & docs[i + 4]) / len(docs[i] | docs[i + 4]) for i in range(0, 100)]
+    unrelated = [len(docs[i] & docs[i + 1]) / len(docs[i] | docs[i + 1]) for i in range(0, 100)]
+    assert sum(shared) / len(shared) > 0.6 and max(unrelated) < 0.1

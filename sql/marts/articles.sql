@@ -1,4 +1,13 @@
 -- model: Unique articles: exact copies (same body_hash) collapsed into one row, the first copy seen.
+--   A run adds the bodies it loaded first copies of and, for a body already here, counts its new
+--   copies: the first copy seen stays the row (no later run can bring an earlier copy), only its
+--   counts and dates are updated.
+-- materialized: incremental
+-- unique_key: body_hash
+-- incremental_strategy: merge
+-- merge_update_columns: published_at, n_copies, last_seen
+-- partition_by: ingest_date
+-- file_by: first_seen
 -- column doc_id: document of the first copy seen (earliest ingested_at, then smallest doc_id); primary key.
 -- column source_uri: input file of the first copy (with `#L<n>` for the record on line n of a JSONL file).
 -- column source_name: input root of the first copy.
@@ -26,19 +35,23 @@
 -- test unique: body_hash
 -- test not_null: body_hash
 -- test relationships: doc_id -> staging.stg_documents.doc_id
-with copies as (
-    -- rank the copies on narrow columns only (a sort that spills to disk when it must), then
-    -- fetch the wide ones (body, lists) for the first copy alone, joined on a compact key
-    select
-        lake_rowid,
-        row_number() over copies as copy_no,
-        count(*) over copies as n_copies,
-        min(published_at) over copies as first_published_at,
-        min(ingested_at) over copies as first_seen,
-        max(ingested_at) over copies as last_seen
-    from staging.stg_articles
-    window copies as (partition by body_hash order by ingested_at, doc_id
-                      rows between unbounded preceding and unbounded following)
+with touched as (
+    -- the bodies of the copies this build loaded (every body in a full build)
+    select distinct body_hash from changed.stg_articles
+),
+all_copies as (
+    -- every copy of those bodies, on narrow columns only
+    select body_hash, count(*) as n_copies, min(published_at) as published_at,
+           min(ingested_at) as first_seen, max(ingested_at) as last_seen
+    from staging.stg_articles s
+    semi join touched t on s.body_hash is not distinct from t.body_hash
+    group by body_hash
+),
+first_new as (
+    -- the first of the copies this build loaded, ranked on narrow columns; its wide ones are
+    -- fetched for it alone, joined on a compact key
+    select lake_rowid, row_number() over (partition by body_hash order by ingested_at, doc_id) as copy_no
+    from changed.stg_articles
 )
 select
     a.doc_id,
@@ -58,11 +71,12 @@ select
     a.n_paragraphs,
     a.n_boilerplate_lines,
     a.body_hash,
-    c.first_published_at as published_at,
+    c.published_at,
     c.n_copies,
     c.first_seen,
     c.last_seen,
     a.ingest_date
-from copies c
-join staging.stg_articles a on a.lake_rowid = c.lake_rowid
-where c.copy_no = 1
+from first_new f
+join changed.stg_articles a on a.lake_rowid = f.lake_rowid
+join all_copies c on c.body_hash is not distinct from a.body_hash
+where f.copy_no = 1

@@ -5,10 +5,11 @@
 -- column share_of_lines: lines_removed / all removed lines (0..1, 4 decimals).
 -- test unique: rule
 -- test not_null: rule
-select
-    rule,
-    count(*) as lines_removed,
-    count(distinct doc_id) as documents_affected,
-    round(count(*) / sum(count(*)) over (), 4) as share_of_lines
-from staging.stg_boilerplate
-group by rule
+with rules as (
+    select rule, sum(lines_removed)::BIGINT as lines_removed, sum(documents_affected)::BIGINT as documents_affected
+    from intermediate.int_boilerplate_by_run
+    group by rule
+)
+select rule, lines_removed, documents_affected,
+       round(lines_removed / (select sum(lines_removed) from rules), 4) as share_of_lines
+from rules

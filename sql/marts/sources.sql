@@ -1,4 +1,7 @@
 -- model: Agencies and outlets credited in unique articles (text credits and credits in bylines), spelling variants merged.
+--   A run recomputes the sources its new articles credit, from what each run added (`intermediate.int_source_runs`).
+-- materialized: incremental
+-- unique_key: source_key
 -- column source: most used spelling of the source (ties: the first in sort order, so `Euro News`
 --   wins over `euro-news`); primary key.
 -- column source_key: normalised name the spellings were merged on (lower case, letters and digits only).
@@ -10,35 +13,21 @@
 -- test not_null: source
 -- test unique: source_key
 -- test not_null: source_key
-with credited as (
-    select doc_id, first_seen, unnest(credits) as name
-    from marts.articles
-    union all
-    -- credits still inside a byline, e.g. "Vu Anh (Laut Interfax, Reuters)" or "Von X, dpa/AFP"
-    select doc_id, first_seen, unnest(string_split_regex(
-        regexp_replace(regexp_extract(byline, '\([^)]*\)|,\s*[A-Za-z]{2,6}(?:/[A-Za-z]{2,6})*$'),
-                       '^[(,]\s*(?i:laut|quelle:?|nach|via|mit material von)?\s*|\)$', '', 'g'),
-        '\s*(?:,|/|&|\bund\b)\s*')) as name
-    from marts.articles
-    where byline is not null
+with touched as (
+    select distinct source_key from changed.int_source_runs
 ),
-named as (
-    select doc_id, first_seen, trim(name) as name,
-           lower(regexp_replace(name, '[^\p{L}\p{N}]+', '', 'g')) as source_key
-    from credited
-    where trim(name) <> ''
+runs as (
+    select * from intermediate.int_source_runs semi join touched using (source_key)
 ),
 spellings as (
-    select source_key, name, count(*) as n
-    from named
-    group by all
+    select source_key, name, sum(mentions) as n from runs group by all
 )
 select
-    (select first(s.name order by s.n desc, s.name) from spellings s where s.source_key = named.source_key) as source,
-    source_key,
-    count(distinct doc_id) as articles,
-    list_sort(list_distinct(list(name))) as spellings,
-    min(first_seen) as first_seen,
-    max(first_seen) as last_seen
-from named
-group by source_key
+    (select first(s.name order by s.n desc, s.name) from spellings s where s.source_key = r.source_key) as source,
+    r.source_key,
+    sum(r.articles)::BIGINT as articles,
+    list(distinct r.name order by r.name) as spellings,
+    min(r.first_seen) as first_seen,
+    max(r.first_seen) as last_seen
+from runs r
+group by r.source_key

@@ -1,4 +1,4 @@
 -- test: no article in marts.articles has an empty body.
 select doc_id, title
-from marts.articles
+from changed.articles
 where body is null or regexp_matches(body, '^\s*$')

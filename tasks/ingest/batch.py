@@ -6,6 +6,7 @@ imports, may load DuckDB or the warehouse code, which would add to every worker'
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import time
@@ -16,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 
@@ -282,11 +284,17 @@ LAKE_COLUMN = {"published": "published_raw"}  # RawDocument field -> lake.docume
 
 
 def reclean_documents(lake_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
-    """Clean the raw documents kept in one lake file again (after the rules changed)."""
-    batch = StagedBatch(options, run, batch_no, count_lines=False)  # counted when first loaded
+    """Clean the raw documents kept in one lake file again (after the rules changed). Their articles
+    keep the time the documents were first ingested (one run's file: one time), as their lake
+    files keep its date, so that a rebuild does not make old articles look new."""
     have = set(pq.read_schema(lake_file).names)  # (files written before a column was renamed keep its old name)
-    table = pq.read_table(lake_file, columns=[LAKE_COLUMN[f] if LAKE_COLUMN.get(f) in have else f for f in RAW_FIELDS])
-    for row in table.rename_columns(list(RAW_FIELDS)).to_pylist():
+    columns = [LAKE_COLUMN[f] if LAKE_COLUMN.get(f) in have else f for f in RAW_FIELDS]
+    table = pq.read_table(lake_file, columns=[*columns, "ingested_at"])
+    if table.num_rows:
+        run = dataclasses.replace(run, started_at=pc.min(table["ingested_at"]).as_py())
+    batch = StagedBatch(options, run, batch_no, count_lines=False)  # counted when first loaded
+    table = table.drop_columns(["ingested_at"]).rename_columns(list(RAW_FIELDS))
+    for row in table.to_pylist():
         batch.add(RawDocument(**row), keep_document=False)
     ingest_date = Path(lake_file).parent.name.removeprefix("ingest_date=")
     return batch.result(sum(table["n_bytes"].to_pylist()), date.fromisoformat(ingest_date))

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -29,11 +34,20 @@ class InputFile:
     first_line: int = 1  # so that its lines spread over batches and workers
 
 
+_EXTENSIONS = {"txt": "txt", "text": "txt", "html": "html", "htm": "html", "jsonl": "jsonl"}
+
+
 def kind_of(name: str) -> str | None:
-    lower = name.lower()
-    if lower.endswith(".jsonl.gz"):
-        return "jsonl.gz"
-    return KINDS.get(os.path.splitext(lower)[1])
+    """The input kind of a file name (KINDS), None for other files; as ``os.path.splitext`` reads
+    an extension (a leading dot starts no extension), without its cost per file."""
+    name = os.path.basename(name) if os.sep in name else name
+    base, dot, ext = name.rpartition(".")
+    if not dot or not base.strip("."):
+        return None
+    ext = ext.lower()
+    if ext == "gz":
+        return "jsonl.gz" if base.lower().endswith(".jsonl") else None
+    return _EXTENSIONS.get(ext)
 
 
 def _inside(path: str, root_real: str) -> bool:
@@ -41,53 +55,180 @@ def _inside(path: str, root_real: str) -> bool:
 
 
 def walk(inputs: list[str | Path]) -> Iterator[InputFile | Quarantined]:
-    """Yield the files under the given paths (recursively), never leaving a root through links.
+    """The files under the given paths (recursively) one by one, as ``walk_tables`` finds them."""
+    for table, rejected in walk_tables(inputs):
+        yield from rejected
+        for row in table.to_pylist():
+            yield InputFile(**row)
 
-    Links whose target lies inside the root are skipped: the walk reaches their target anyway.
-    A given directory that is a link is followed (its target is the root); a given file that is
-    a link is read only when its target lies in the link's own directory, as a link found there
-    would be: a link to anywhere else is quarantined, its target neither read nor copied.
-    """
+
+def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_000,
+                workdir: str | Path | None = None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+    """The files under the given paths (recursively) as tables of ``FILE_SCHEMA`` (about ``chunk``
+    rows each), with the entries rejected on the way; never leaving a root through links (links
+    whose target lies inside the root are skipped: the walk reaches their target anyway).
+
+    Each file costs one ``lstat``, relative to its directory's descriptor (``os.scandir``'s entry
+    already tells a file from a directory or a link), and a few Python operations: re-walking a
+    million unchanged files is most of what a scheduled run's plan pays. A big tree (more than
+    ``IN_PROCESS_FILES`` files and directories left) is walked on by ``processes`` processes (their
+    results pass through ``workdir``), which threads could not do: each stat would hand the GIL
+    back and forth.
+
+    A given directory that is a link is followed (its target is the root); a given file that is a
+    link is read only when its target lies in the link's own directory, as a link found there would
+    be: a link to anywhere else is quarantined, its target neither read nor copied."""
+    columns: dict[str, list] = {c: [] for c in _SCANNED}
+    rejected: list[Quarantined] = []
+
+    def flush(force: bool = False):
+        nonlocal columns, rejected
+        if len(columns["path"]) >= (1 if force else chunk) or (force and rejected):
+            yield _table(columns), rejected
+            columns, rejected = {c: [] for c in _SCANNED}, []
+
     for given in inputs:
         root = os.path.abspath(str(given))
         if not os.path.lexists(root):
             raise FileNotFoundError(f"input not found: {given}")
         if os.path.islink(root) and not os.path.isdir(root):
             parent = os.path.dirname(root)
-            rejected = _check_link(root, os.path.basename(root) or "input.txt", os.path.realpath(parent))
-            if rejected is None and not os.path.exists(root):  # a broken link of a kind we do not read
-                rejected = Quarantined(root, "broken_link", f"points to {os.readlink(root)}")
-            if rejected:
-                yield rejected
+            bad_link = _check_link(root, os.path.basename(root) or "input.txt", os.path.realpath(parent))
+            if bad_link is None and not os.path.exists(root):  # a broken link of a kind we do not read
+                bad_link = Quarantined(root, "broken_link", f"points to {os.readlink(root)}")
+            if bad_link:
+                rejected.append(bad_link)
                 continue
             root = os.path.realpath(root)  # read the target itself: the link may change meanwhile
         if os.path.isfile(root):
-            yield _input_file(root, os.path.dirname(root), kind_of(root) or "txt")
+            item = _input_file(root, os.path.dirname(root), kind_of(root) or "txt")
+            if isinstance(item, Quarantined):
+                rejected.append(item)
+            else:
+                for c in _SCANNED:
+                    columns[c].append(getattr(item, c))
             continue
         root_real = os.path.realpath(root)
-        stack = [root]
-        while stack:
-            directory = stack.pop()
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError as exc:
-                yield Quarantined(directory, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
-                continue
-            subdirs = []
-            for entry in entries:
-                path = entry.path
-                try:
-                    if entry.is_symlink():
-                        rejected = _check_link(path, entry.name, root_real)
-                        if rejected:
-                            yield rejected
-                    elif entry.is_dir(follow_symlinks=False):
-                        subdirs.append(path)
-                    elif kind := kind_of(entry.name):
-                        yield _input_file(path, root, kind)
-                except OSError as exc:
-                    yield Quarantined(path, "unreadable", str(exc))
+        stack, walked = [root], 0
+        while stack and (walked < IN_PROCESS_FILES or len(stack) < MIN_SUBTREES or processes < 2):
+            found, subdirs, bad = _scan(stack.pop(), root, root_real)
             stack.extend(reversed(subdirs))
+            rejected += bad
+            walked += len(found["path"])
+            for c in _SCANNED:
+                columns[c] += found[c]
+            yield from flush()
+        if stack:
+            for table, bad in _walk_in_processes(stack, root, root_real, processes, workdir):
+                rejected += bad
+                yield from flush(force=True)
+                yield table, []
+    yield from flush(force=True)
+
+
+_SCANNED = ("path", "root", "size", "mtime_ns", "kind")
+IN_PROCESS_FILES = 20_000  # a tree bigger than this is walked on by processes ...
+MIN_SUBTREES = 8  # ... when at least this many directories are left to walk
+
+
+def _table(columns: dict[str, list]) -> pa.Table:
+    n = len(columns["path"])
+    return pa.table({**columns, "offset": [0] * n, "length": [-1] * n, "first_line": [1] * n}, schema=FILE_SCHEMA)
+
+
+def _walk_in_processes(directories: list[str], root: str, root_real: str, processes: int,
+                       workdir: str | Path | None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+    """Walk the trees under ``directories`` in ``processes`` processes of their own
+    (``python -m news_etl.tasks.ingest.inputs TASK``: nothing of this process comes along), each
+    writing what it found to a file in ``workdir``."""
+    with tempfile.TemporaryDirectory(prefix="walk-", dir=workdir) as tmp:
+        started = []
+        for i in range(processes):
+            task, out = Path(tmp) / f"task-{i}.json", Path(tmp) / f"found-{i}.pickle"
+            task.write_text(json.dumps({"directories": directories[i::processes], "root": root, "root_real": root_real,
+                                        "out": str(out)}))
+            started.append((subprocess.Popen([sys.executable, "-m", __name__, str(task)]), out))
+        failed = [p.wait() for p, _ in started]
+        for (proc, out), code in zip(started, failed):
+            if code != 0:
+                raise RuntimeError(f"walking {root} failed in a worker process (exit code {code})")
+            with open(out, "rb") as fh:
+                yield pickle.load(fh)
+
+
+def _walk_subtrees(directories: list[str], root: str, root_real: str) -> tuple[pa.Table, list[Quarantined]]:
+    columns: dict[str, list] = {c: [] for c in _SCANNED}
+    rejected: list[Quarantined] = []
+    stack = list(directories)
+    while stack:
+        found, subdirs, bad = _scan(stack.pop(), root, root_real)
+        stack.extend(subdirs)
+        rejected += bad
+        for c in _SCANNED:
+            columns[c] += found[c]
+    return _table(columns), rejected
+
+
+_FAST_KINDS = {"txt": "txt", "text": "txt", "html": "html", "htm": "html", "jsonl": "jsonl"}
+
+
+def _scan(directory: str, root: str, root_real: str) -> tuple[dict[str, list], list[str], list[Quarantined]]:
+    """One directory: the columns of its input files, its subdirectories and what it rejects."""
+    found: dict[str, list] = {c: [] for c in _SCANNED}
+    subdirs: list[str] = []
+    rejected: list[Quarantined] = []
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        return found, subdirs, [Quarantined(directory, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")]
+    prefix = directory.rstrip(os.sep) + os.sep
+    paths, sizes, mtimes, kinds = found["path"], found["size"], found["mtime_ns"], found["kind"]
+    fast_kinds = _FAST_KINDS
+    try:
+        with os.scandir(fd) as it:
+            entries = list(it)
+        for entry in entries:
+            name = entry.name
+            try:
+                if entry.is_file(follow_symlinks=False):  # the usual case first: a regular file, by the entry's type
+                    kind = fast_kinds.get(name[name.rfind(".") + 1:]) if name[0] != "." else None
+                    if kind is None and (kind := kind_of(name)) is None:
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_mode & stat.S_IROTH or _readable(st, prefix + name):
+                        paths.append(prefix + name)
+                        sizes.append(st.st_size)
+                        mtimes.append(st.st_mtime_ns)
+                        kinds.append(kind)
+                    else:
+                        rejected.append(Quarantined(prefix + name, "unreadable", "permission denied"))
+                elif entry.is_symlink():
+                    bad = _check_link(prefix + name, name, root_real)
+                    if bad:
+                        rejected.append(bad)
+                elif entry.is_dir(follow_symlinks=False):
+                    subdirs.append(prefix + name)
+                elif kind_of(name):
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                    rejected.append(Quarantined(prefix + name, "not_a_file", f"mode {stat.filemode(mode)}"))
+            except OSError as exc:
+                rejected.append(Quarantined(prefix + name, "unreadable", str(exc)))
+    except OSError as exc:
+        rejected.append(Quarantined(directory, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}"))
+    finally:
+        os.close(fd)
+    found["root"] = [root] * len(paths)
+    return found, sorted(subdirs), rejected
+
+
+_UID = os.geteuid()
+
+
+def _readable(st: os.stat_result, path: str) -> bool:
+    """Readable by this process: the mode bits answer the usual cases, ``os.access`` the rest."""
+    if _UID == 0 or st.st_mode & stat.S_IROTH or (st.st_uid == _UID and st.st_mode & stat.S_IRUSR):
+        return True
+    return os.access(path, os.R_OK)
 
 
 def _check_link(path: str, name: str, root_real: str) -> Quarantined | None:
@@ -149,3 +290,10 @@ def split_jsonl(row: dict, max_bytes: int) -> list[dict]:
     if pos > start or not ranges:
         ranges.append({**row, "offset": start, "length": -1, "first_line": start_line})
     return ranges
+
+
+if __name__ == "__main__":  # a walker process (see _walk_in_processes)
+    _task = json.loads(Path(sys.argv[1]).read_text())
+    _found = _walk_subtrees(_task["directories"], _task["root"], _task["root_real"])
+    with open(_task["out"], "wb") as _fh:
+        pickle.dump(_found, _fh, protocol=pickle.HIGHEST_PROTOCOL)

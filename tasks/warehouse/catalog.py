@@ -120,9 +120,7 @@ def catalog_objects(layout: WarehouseLayout, sql_dir: Path | None = None) -> lis
     for m in models:
         if m.schema != "marts":
             continue
-        path = layout.mart_file(m.name)
-        folder = layout.marts / m.name
-        root = path if path.exists() else folder
+        root = layout.mart_dataset(m.name) if m.partition_by else layout.mart_file(m.name)  # as export.py writes it
         obj = _files_object("marts", m.name, root, None, description=m.header.description, columns=m.header.columns)
         if obj is not None and obj.definition:
             objects.append(obj)

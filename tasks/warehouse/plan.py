@@ -14,14 +14,13 @@ import duckdb
 import pyarrow.parquet as pq
 from prefect import task
 
-from ..ingest.inputs import FILE_SCHEMA, InputFile, files_table, split_jsonl, walk
+from ..ingest.inputs import FILE_SCHEMA, files_table, split_jsonl, walk_tables
 from ..ingest.lake import write_parquet
 from ..ingest.quarantine import Quarantined
 from ..layout import WarehouseLayout
 from ..options import RunOptions
 from .database import connect, default_wait_seconds, sql_string
 
-WALK_CHUNK = 50_000  # input files per write of the candidates list
 
 
 @dataclass(frozen=True)
@@ -47,18 +46,11 @@ def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
     rejected: list[Quarantined] = []
     found = 0
     with pq.ParquetWriter(candidates, FILE_SCHEMA) as writer:
-        chunk: list[InputFile] = []
-        for item in walk(options.inputs):
-            if isinstance(item, Quarantined):
-                rejected.append(item)
-                continue
-            chunk.append(item)
-            if len(chunk) >= WALK_CHUNK:
-                writer.write_table(files_table([f.__dict__ for f in chunk]))
-                found += len(chunk)
-                chunk = []
-        writer.write_table(files_table([f.__dict__ for f in chunk]))
-        found += len(chunk)
+        for table, bad in walk_tables(options.inputs, workdir=candidates.parent):
+            writer.write_table(table)
+            found += table.num_rows
+            rejected += bad
+    rejected.sort(key=lambda q: q.source_uri)
     batches, new = _new_files_in_batches(options, layout, run_id, candidates)
     new_rejected = _new_rejections(layout, rejected)
     return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], new_rejected,

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from ..ingest.words import WORD
 from ..layout import WarehouseLayout, commit, fsync_dir, temp_path
 from .database import fts_extension_path, sql_string
+from .model import quote_literals
 
 SQL_WORD = r"[\p{L}\p{N}]+"  # the words of ingest/words.py's WORD
 
@@ -85,23 +86,31 @@ def load_fts(con) -> None:
     con.execute(f"LOAD {sql_string(fts_extension_path())}")
 
 
-def update_index(con, layout: WarehouseLayout, stemmer: str = "german") -> dict:
+def update_index(con, layout: WarehouseLayout, stemmer: str = "german", new_runs: list[str] | None = None) -> dict:
     """Bring the index up to date with ``staging.stg_articles``, reading the words from the
-    warehouse's lake files; part of the caller's transaction. Returns the documents added and
-    dropped."""
+    warehouse's lake files; part of the caller's transaction. With ``new_runs`` (the runs loaded
+    since the index was last updated, when no article was replaced meanwhile) only their articles
+    are looked at. Returns the documents added and dropped."""
     if not re.fullmatch(r"[a-z]+", stemmer):
         raise ValueError(f"bad stemmer name {stemmer!r}")
     load_fts(con)
+    indexed = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                          "AND schema_name = 'search' AND table_name = 'documents'").fetchone()[0]
     for ddl in INDEX_DDL:
         con.execute(ddl)
-    # one comparison of the index with the articles: rows a rebuild replaced (same doc_id, another
-    # run) or that are gone, and the runs whose articles are not indexed yet
-    con.execute("""CREATE OR REPLACE TEMP TABLE search_diff AS
-                   SELECT d.docno, a.doc_id, a.run_id
-                   FROM search.documents d
-                   FULL JOIN (SELECT doc_id, run_id FROM staging.stg_articles) a
-                        ON a.doc_id = d.doc_id AND a.run_id = d.run_id
-                   WHERE d.docno IS NULL OR a.doc_id IS NULL""")
+    if new_runs is not None and indexed:
+        runs = quote_literals(new_runs) if new_runs else "NULL"  # a literal list: DuckDB prunes by it while scanning
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE search_diff AS
+                        SELECT NULL::INTEGER AS docno, doc_id, run_id FROM staging.stg_articles WHERE run_id IN ({runs})""")
+    else:
+        # one comparison of the index with the articles: rows a rebuild replaced (same doc_id,
+        # another run) or that are gone, and the runs whose articles are not indexed yet
+        con.execute("""CREATE OR REPLACE TEMP TABLE search_diff AS
+                       SELECT d.docno, a.doc_id, a.run_id
+                       FROM search.documents d
+                       FULL JOIN (SELECT doc_id, run_id FROM staging.stg_articles) a
+                            ON a.doc_id = d.doc_id AND a.run_id = d.run_id
+                       WHERE d.docno IS NULL OR a.doc_id IS NULL""")
     dropped = con.execute("SELECT count(*) FROM search_diff WHERE docno IS NOT NULL").fetchone()[0]
     words_base = con.execute("SELECT coalesce(max(word_id), 0) FROM search.words").fetchone()[0]
     if dropped:
