@@ -83,7 +83,7 @@ def test_a_killed_run_takes_its_server_and_workers_with_it(prefect_harness, tmp_
     worker is killed fails naming it and leaves no process either (before, each worker had
     started an API server of its own, left behind when the worker died)."""
     killed = _start_run(tmp_path / "killed", _ephemeral_env(NEWS_ETL_HANG_AT="after_batch"))
-    crashed = _start_run(tmp_path / "crashed", _ephemeral_env(NEWS_ETL_KILL_AT="after_batch"))
+    crashed = None  # started once the first is gone, and watched from its start: it ends quickly
     seen, seen_crashed = {}, {}
     try:
         seen = _watch(killed, lambda kinds: kinds.count("worker") >= 2 and "server" in kinds)
@@ -95,6 +95,7 @@ def test_a_killed_run_takes_its_server_and_workers_with_it(prefect_harness, tmp_
         killed.wait()
         assert _survivors(seen) == []
 
+        crashed = _start_run(tmp_path / "crashed", _ephemeral_env(NEWS_ETL_KILL_AT="after_batch"))
         seen_crashed = _watch(crashed, lambda kinds: False)
         _, err = crashed.communicate(timeout=300)
         assert crashed.returncode == 1
@@ -102,11 +103,12 @@ def test_a_killed_run_takes_its_server_and_workers_with_it(prefect_harness, tmp_
         assert list(seen_crashed.values()).count("server") == 1  # the run's own, none per worker
         assert _survivors(seen_crashed) == []
     finally:  # a survivor holds the run's stdout open: kill them all before reading it to its end
-        for proc in (killed, crashed):
+        started = [p for p in (killed, crashed) if p is not None]
+        for proc in started:
             if proc.poll() is None:
                 proc.kill()
         _survivors({**seen, **seen_crashed}, within=0)
-        for proc in (killed, crashed):
+        for proc in started:
             proc.communicate(timeout=60)
 
     summary = run_etl([SEEDS], tmp_path / "killed", workers=2, batch_docs=2)
