@@ -334,12 +334,14 @@ def test_search_peskow_finds_the_articles_quoting_him(seeds_warehouse, seeds_db)
 
 
 def test_search_stems_german_words(seeds_warehouse):
-    from news_etl.tasks.warehouse.search import search_warehouse
+    from news_etl.tasks.warehouse.catalog import open_reader
+    from news_etl.tasks.warehouse.search import search
 
-    # "Beziehung" finds "Beziehungen" (seed 004's title) through the German stemmer
-    hits = search_warehouse(WarehouseLayout(seeds_warehouse), "Beziehung", limit=5)
-    assert hits and any("Beziehungen" in (h.title or "") for h in hits)
-    assert not search_warehouse(WarehouseLayout(seeds_warehouse), "Quantenchromodynamik")
+    with open_reader(WarehouseLayout(seeds_warehouse)) as con:
+        # "Beziehung" finds "Beziehungen" (seed 004's title) through the German stemmer
+        hits = search(con, "Beziehung", limit=5)
+        assert hits and any("Beziehungen" in (h.title or "") for h in hits)
+        assert not search(con, "Quantenchromodynamik")
 
 
 def test_stg_articles_paragraphs_are_the_cleaners_paragraphs(seeds_db):

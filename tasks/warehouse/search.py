@@ -251,11 +251,3 @@ def search(con, query: str, limit: int = 10) -> list[Hit]:
     ).fetchall()
     stemmer = _index_stemmer(con)
     return [Hit(score, doc_id, title, snippet(con, body, query, stemmer)) for score, doc_id, title, body in rows]
-
-
-def search_warehouse(layout: WarehouseLayout, query: str, limit: int = 10) -> list[Hit]:
-    """``search`` on a reader's connection to the warehouse's catalog (tasks/warehouse/catalog.py)."""
-    from .catalog import open_reader
-
-    with open_reader(layout) as con:
-        return search(con, query, limit)
