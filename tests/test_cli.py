@@ -435,6 +435,23 @@ def test_the_report_page_is_self_contained(seeds_warehouse):
     assert missing.returncode == 3 and "no run no-such-run" in one_line_error(missing, "report")
 
 
+
+def test_the_report_page_lists_near_duplicate_clusters(prefect_harness, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    story = next(p for p in seed_files() if p.name.startswith("003_"))
+    text = story.read_text(encoding="utf-8")
+    for n, (old, new) in enumerate([("Moskau", "Moskau heute"), ("Russland", "Russland heute")]):
+        (inputs / f"copy{n}.txt").write_text(text.replace(old, new, 1), encoding="utf-8")
+    shutil.copy(story, inputs)
+    warehouse = tmp_path / "wh"
+    run_etl([inputs], warehouse, workers=1)
+    res = cli("report", "--warehouse", warehouse)
+    assert res.returncode == 0, res.stderr
+    page = Path(res.stdout.strip()).read_text(encoding="utf-8")
+    clusters = page[page.index("Largest clusters of near-duplicates"):]
+    assert "<td class=n>3</td><td>Putin und Kim Jong Un wollen ihre Zusammenarbeit verstärken</td>" in clusters
+
 # -- the Prefect server news-etl starts and reuses
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
+
 from ..layout import WarehouseLayout, atomic_write
 from .catalog import open_reader
 
@@ -33,10 +35,6 @@ class Figures:
     quarantine: list[tuple[str, int]] = field(default_factory=list)
     clusters: list[tuple[str, int, str]] = field(default_factory=list)  # cluster id, articles, title
     notes: list[str] = field(default_factory=list)
-
-
-def _columns(con, relation: str) -> set[str]:
-    return {r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall()}
 
 
 def figures(layout: WarehouseLayout, run_id: str | None = None) -> Figures:
@@ -74,15 +72,13 @@ def figures(layout: WarehouseLayout, run_id: str | None = None) -> Figures:
 
 def _clusters(con, run_id: str | None, notes: list[str]) -> list[tuple[str, int, str]]:
     """The largest clusters of near-copies (with a run: those holding one of its articles), with
-    the title of the cluster's article; read by column, so either shape of the mart will do."""
+    the title of the cluster's article."""
     try:
-        cols = _columns(con, "marts.near_duplicates")
-    except Exception:
+        con.execute("DESCRIBE marts.near_duplicates")
+    except duckdb.Error:
         notes.append("no near-duplicate mart in this warehouse")
         return []
-    members = ("SELECT cluster_id, doc_id FROM marts.near_duplicates" if "doc_id" in cols else
-               "SELECT cluster_id, doc_id_a AS doc_id FROM marts.near_duplicates UNION "
-               "SELECT cluster_id, doc_id_b FROM marts.near_duplicates")
+    members = "SELECT cluster_id, doc_id FROM marts.near_duplicates"
     scope = ("WHERE cluster_id IN (SELECT m.cluster_id FROM members m JOIN lake.articles l USING (doc_id) WHERE l.run_id = $run)"
              if run_id else "")
     sql = f"""WITH members AS ({members}),
