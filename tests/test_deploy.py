@@ -86,6 +86,23 @@ def test_invalid_cron_is_refused(tmp_path):
         build_deployment(RunOptions(inputs=[str(SEEDS)], warehouse=str(tmp_path / "wh")), cron="every hour")
 
 
+def _flow_run_messages(flow_run_id, until, timeout: float = 60) -> list[str]:
+    """The flow run's log messages in the API, read again until ``until(messages)`` or the timeout."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            messages = [entry.message for entry in logs]
+            if until(messages) or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.5)
+
+
 def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_cwd):
     """`news-etl serve` in its own process picks up a run of its deployment and completes it,
     prints the run's steps, leaves its log lines in the API, and stops cleanly on SIGTERM."""
@@ -116,6 +133,9 @@ def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_
         assert [s.schedule.cron for s in dep.schedules] == ["0 3 * * *"]
         run = run_deployment("etl/test-served", timeout=300)
         assert run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text()[-3000:])
+        # The flow run's process ships its last log lines as it exits, after the state is Completed:
+        # wait for them before stopping serve, which would end that process.
+        messages = _flow_run_messages(run.id, until=lambda ms: any("5 articles out" in m for m in ms))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -128,11 +148,6 @@ def test_cli_serve_runs_a_triggered_flow_run(prefect_harness, tmp_path, foreign_
     assert proc.returncode == 0, out[-3000:]
     assert "never awaited" not in out and "RuntimeWarning" not in out, out[-3000:]
     assert "load: done in" in out and "5 articles out" in out  # serve prints each run's steps
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-    messages = [entry.message for entry in logs]
     assert any(m.startswith("discover: done in") for m in messages), messages  # a successful run's lines are in the API
     assert any("5 articles out" in m for m in messages), messages
     con = duckdb.connect(str(warehouse / "news.duckdb"), read_only=True)
