@@ -56,14 +56,20 @@ def seed_files() -> list[Path]:
 # -- readers and the catalog
 
 
-def test_a_reader_holding_the_catalog_never_delays_a_run(prefect_harness, tmp_path):
-    """A second process keeps catalog.duckdb open (as a BI tool does) for the whole run: the run
-    neither waits nor fails, and the reader still answers afterwards."""
+def _one_seed_warehouse(tmp_path: Path) -> tuple[Path, Path]:
+    """An input folder holding one seed and the warehouse a run built from it."""
     inputs = tmp_path / "in"
     inputs.mkdir()
     shutil.copy(seed_files()[0], inputs)
     warehouse = tmp_path / "wh"
     run_etl([inputs], warehouse, workers=1)
+    return inputs, warehouse
+
+
+def test_a_reader_holding_the_catalog_never_delays_a_run(prefect_harness, tmp_path):
+    """A second process keeps catalog.duckdb open (as a BI tool does) for the whole run: the run
+    neither waits nor fails, and the reader still answers afterwards."""
+    inputs, warehouse = _one_seed_warehouse(tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import duckdb, sys\n"
@@ -96,11 +102,7 @@ def test_a_reader_holding_the_catalog_never_delays_a_run(prefect_harness, tmp_pa
 
 
 def test_the_catalog_is_rewritten_only_when_its_content_changes(prefect_harness, tmp_path):
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    shutil.copy(seed_files()[0], inputs)
-    warehouse = tmp_path / "wh"
-    run_etl([inputs], warehouse, workers=1)
+    inputs, warehouse = _one_seed_warehouse(tmp_path)
     catalog = warehouse / "catalog.duckdb"
     first = catalog.stat()
     shutil.copy(seed_files()[1], inputs)  # more rows, same views
@@ -219,11 +221,7 @@ def test_user_errors_are_one_line_with_their_exit_code_and_fast(tmp_path):
 
 
 def test_a_locked_database_is_exit_6_on_record_and_leaves_nothing(prefect_harness, tmp_path):
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    shutil.copy(seed_files()[0], inputs)
-    warehouse = tmp_path / "wh"
-    run_etl([inputs], warehouse, workers=1)
+    inputs, warehouse = _one_seed_warehouse(tmp_path)
     shutil.copy(seed_files()[1], inputs)
     holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; con = duckdb.connect({str(warehouse / 'news.duckdb')!r}); "
                                                      "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
