@@ -109,6 +109,10 @@ class WarehouseLayout:
         name = f"part-{run_id}-{Path(staged).name.removeprefix('part-')}"
         return self.lake / table / f"ingest_date={ingest_date.isoformat()}" / name
 
+    def run_lake_files(self, table: str, run_id: str) -> list[Path]:
+        """The lake files of ``table`` one run wrote (``lake_file``'s names)."""
+        return sorted((self.lake / table).glob(f"ingest_date=*/part-{run_id}-*.parquet"))
+
     def mart_file(self, name: str) -> Path:
         """A small mart, exported whole: ``marts/<name>.parquet``."""
         return self.marts / f"{name}.parquet"

@@ -268,7 +268,8 @@ def read_objects(layout: WarehouseLayout) -> list[CatalogObject]:
     return out
 
 
-def _dataset(obj: CatalogObject) -> ds.Dataset:
+def _dataset(obj: CatalogObject, files: list[Path] | None = None) -> ds.Dataset:
+    """The object's Parquet files (or ``files`` of them) as one Arrow dataset."""
     schema = obj.schema_arrow()
     root = Path(obj.definition)
     if root.is_file():
@@ -276,7 +277,7 @@ def _dataset(obj: CatalogObject) -> ds.Dataset:
     partitioning = None
     if obj.partitions:
         partitioning = ds.partitioning(pa.schema([schema.field(k) for k, _ in obj.partitions]), flavor="hive")
-    files = [str(p) for p in _parquet_files(root)]
+    files = [str(p) for p in (_parquet_files(root) if files is None else files)]
     return ds.dataset(files, schema=schema, format="parquet", partitioning=partitioning, partition_base_dir=str(root))
 
 
@@ -289,6 +290,12 @@ class Reader:
 
     def close(self) -> None:
         self.con.close()
+
+    def register_files(self, name: str, qualified: str, files: list[Path]) -> None:
+        """Register ``files`` of the catalog object ``qualified`` (a subset of its files, e.g.
+        one run's lake files) as the relation ``name``, with the object's columns."""
+        obj = next(o for o in self.objects if o.qualified == qualified)
+        self.con.register(name, _dataset(obj, files))
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         return self.con

@@ -40,20 +40,23 @@ class Figures:
 def figures(layout: WarehouseLayout, run_id: str | None = None) -> Figures:
     """The report's figures, for the warehouse or (``run_id``) for what one run loaded."""
     out = Figures("warehouse" if run_id is None else f"run {run_id}", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    with open_reader(layout) as con:
-        where = "WHERE run_id = $run" if run_id else ""
-        params = {"run": run_id} if run_id else {}
+    reader = open_reader(layout)
+    with reader as con:
+        if run_id:  # a run's rows are in its own lake files: read those, not the whole lake
+            for table in ("documents", "articles", "boilerplate", "quarantine"):
+                reader.register_files(f"run_{table}", f"lake.{table}", layout.run_lake_files(table, run_id))
         # documents: what was read; articles: unique articles (exact copies collapsed) for the
         # warehouse, the articles the run cleaned for a run
-        documents = f"(SELECT * FROM lake.documents {where})"
-        articles = f"(SELECT * FROM lake.articles {where})" if run_id else "marts.articles"
+        documents, articles, boilerplate, quarantine = (
+            ("run_documents", "run_articles", "run_boilerplate", "run_quarantine") if run_id
+            else ("lake.documents", "marts.articles", "lake.boilerplate", "lake.quarantine"))
 
         def rows(sql: str) -> list[tuple]:
-            return con.execute(sql, params).fetchall()
+            return con.execute(sql).fetchall()
 
         out.totals = dict(zip(("documents", "articles", "boilerplate lines", "quarantined"), rows(f"""
             SELECT (SELECT count(*) FROM {documents}), (SELECT count(*) FROM {articles}),
-                   (SELECT count(*) FROM lake.boilerplate {where}), (SELECT count(*) FROM lake.quarantine {where})""")[0]))
+                   (SELECT count(*) FROM {boilerplate}), (SELECT count(*) FROM {quarantine})""")[0]))
         out.per_day = [(str(d), n_docs, n_arts) for d, n_docs, n_arts in rows(f"""
             WITH d AS (SELECT ingest_date AS day, count(*) AS n FROM {documents} GROUP BY ALL),
                  a AS (SELECT ingest_date AS day, count(*) AS n FROM {articles} GROUP BY ALL)
@@ -63,9 +66,9 @@ def figures(layout: WarehouseLayout, run_id: str | None = None) -> Figures:
                  a AS (SELECT source_name AS source, count(*) AS n FROM {articles} GROUP BY ALL)
             SELECT coalesce(source, '(none)'), coalesce(d.n, 0), coalesce(a.n, 0)
             FROM d FULL JOIN a USING (source) ORDER BY 2 DESC, 1 LIMIT {TOP}""")
-        out.rules = rows(f"SELECT rule, count(*) FROM lake.boilerplate {where} GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT {TOP}")
+        out.rules = rows(f"SELECT rule, count(*) FROM {boilerplate} GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT {TOP}")
         out.languages = rows(f"SELECT coalesce(language, '?'), count(*) FROM {articles} GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT {TOP}")
-        out.quarantine = rows(f"SELECT reason, count(*) FROM lake.quarantine {where} GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT {TOP}")
+        out.quarantine = rows(f"SELECT reason, count(*) FROM {quarantine} GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT {TOP}")
         out.clusters = _clusters(con, run_id, out.notes)
     return out
 
@@ -79,14 +82,13 @@ def _clusters(con, run_id: str | None, notes: list[str]) -> list[tuple[str, int,
         notes.append("no near-duplicate mart in this warehouse")
         return []
     members = "SELECT cluster_id, doc_id FROM marts.near_duplicates"
-    scope = ("WHERE cluster_id IN (SELECT m.cluster_id FROM members m JOIN lake.articles l USING (doc_id) WHERE l.run_id = $run)"
-             if run_id else "")
+    scope = "WHERE cluster_id IN (SELECT m.cluster_id FROM members m JOIN run_articles USING (doc_id))" if run_id else ""
     sql = f"""WITH members AS ({members}),
                    sizes AS (SELECT cluster_id, count(DISTINCT doc_id) AS n FROM members {scope} GROUP BY ALL)
               SELECT s.cluster_id, s.n, coalesce(a.title, '(no title)')
               FROM sizes s LEFT JOIN marts.articles a ON a.doc_id = s.cluster_id
               WHERE s.n > 1 ORDER BY s.n DESC, s.cluster_id LIMIT 10"""
-    return con.execute(sql, {"run": run_id} if run_id else {}).fetchall()
+    return con.execute(sql).fetchall()
 
 
 # -- drawing
