@@ -151,6 +151,10 @@ def cmd_run(args) -> int:
         journal.start(options.layout, uuid4().hex, datetime.now(timezone.utc), options.inputs, args.command).finish(
             journal.FAILED, exc)
         raise
+    if options.inputs:
+        from news_etl.tasks.ingest.inputs import walk_early
+
+        walk_early(options.inputs)  # while Prefect starts: the flow's plan takes what it found
     _prefect_env(args, "CRITICAL")
     display = _display(args)
     _use_server(args)

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from news_etl.flows.batches import process_batches
+from news_etl.flows.batches import process_batches, process_batches_here
 from news_etl.flows.lifeline import hold_lifeline
 from news_etl.flows.progress import Steps
 from news_etl.flows.report import RunSummary, record_run, report
@@ -161,8 +161,11 @@ def process(plan: Plan, options: RunOptions, run: RunContext) -> list[BatchResul
     results = []
     if plan.n_batches:
         runner = task_runner_for(options.workers, options.dask_address, plan.n_batches)
-        with api_shared_with_workers(isinstance(runner, ProcessPoolTaskRunner)):
-            results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run)
+        if isinstance(runner, ThreadPoolTaskRunner):  # no pool: the batches run here
+            results = process_batches_here(plan.batches, plan.kept, options, run)
+        else:
+            with api_shared_with_workers(isinstance(runner, ProcessPoolTaskRunner)):
+                results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run)
     if plan.rejected:
         results.append(stage_quarantined(plan.rejected, options, run, plan.n_batches))
     return sorted(results, key=lambda r: r.batch_no)

@@ -21,9 +21,9 @@ from news_etl.tasks.warehouse.plan import Plan
 def record_run(layout: WarehouseLayout, run_id: str, step_seconds: dict, logger) -> None:
     """Close the run's record in meta.runs and refresh the ``runs`` mart and its export."""
     try:
-        finish_run(layout, run_id, None, step_seconds)
-        con = connect(layout, wait_seconds=default_wait_seconds())
+        con = connect(layout, wait_seconds=default_wait_seconds())  # one connection: closing one that wrote costs a checkpoint
         try:
+            finish_run(layout, run_id, None, step_seconds, con=con)
             build_on(con, select=["runs", "test_results"], run_id=run_id)
             export_marts(layout, ["runs", "test_results"], con=con)
         finally:

@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,48 @@ def walk(inputs: list[str | Path]) -> Iterator[InputFile | Quarantined]:
 
 def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_000,
                 workdir: str | Path | None = None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+    """The files under the given paths, as ``_walk_tables`` finds them, or as the walk this
+    process started early (``walk_early``) for the same paths found them."""
+    early = _EARLY.pop(_key(inputs), None)
+    if early is None:
+        yield from _walk_tables(inputs, processes, chunk, workdir)
+        return
+    early.join()
+    if early.error is not None:
+        raise early.error
+    yield from early.results
+
+
+def walk_early(inputs: list[str | Path]) -> None:
+    """Start walking ``inputs`` now, in a thread, for this process's next ``walk_tables`` of the
+    same paths: ``news-etl run`` starts it while Prefect starts, which takes a core for seconds.
+    A file that changes after the walk is found changed by the next run."""
+    walk = _EarlyWalk(list(inputs))
+    _EARLY[_key(inputs)] = walk
+    walk.start()
+
+
+class _EarlyWalk(threading.Thread):
+    def __init__(self, inputs: list[str | Path]):
+        super().__init__(name="news-etl-walk", daemon=True)
+        self.inputs, self.results, self.error = inputs, [], None
+
+    def run(self) -> None:
+        try:
+            self.results = list(_walk_tables(self.inputs, nice=10))  # Prefect's start-up keeps its core
+        except BaseException as exc:  # noqa: BLE001 - raised again where the walk is asked for
+            self.error = exc
+
+
+_EARLY: dict[tuple[str, ...], _EarlyWalk] = {}
+
+
+def _key(inputs: list[str | Path]) -> tuple[str, ...]:
+    return tuple(os.path.abspath(str(i)) for i in inputs)
+
+
+def _walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_000,
+                 workdir: str | Path | None = None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
     """The files under the given paths (recursively) as tables of ``FILE_SCHEMA`` (about ``chunk``
     rows each), with the entries rejected on the way; never leaving a root through links (links
     whose target lies inside the root are skipped: the walk reaches their target anyway).
@@ -89,7 +132,7 @@ def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_00
     def flush(force: bool = False):
         nonlocal columns, rejected
         if len(columns["path"]) >= (1 if force else chunk) or (force and rejected):
-            yield _table(columns), rejected
+            yield _table(columns, rejected), rejected
             columns, rejected = {c: [] for c in _SCANNED}, []
 
     for given in inputs:
@@ -125,7 +168,7 @@ def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_00
                 columns[c] += found[c]
             yield from flush()
         if stack:
-            for table, bad in _walk_in_processes(stack, root, root_real, processes, workdir):
+            for table, bad in _walk_in_processes(stack, root, root_real, processes, workdir, nice):
                 rejected += bad
                 yield from flush(force=True)
                 yield table, []
@@ -138,13 +181,20 @@ IN_PROCESS_FILES_FIND = 2_000  # (by find processes, which start in milliseconds
 MIN_SUBTREES = 8  # ... when at least this many directories are left to walk
 
 
-def _table(columns: dict[str, list]) -> pa.Table:
+def _table(columns: dict[str, list], rejected: list[Quarantined] | None = None) -> pa.Table:
+    """The columns as a table; files whose names are not UTF-8 go to ``rejected`` instead."""
+    try:
+        pa.array(columns["path"], pa.string())
+    except UnicodeEncodeError:
+        bad = {i for i, path in enumerate(columns["path"]) if not _utf8(path)}
+        rejected.extend(_undecodable(columns["path"][i]) for i in sorted(bad))
+        columns = {c: [v for i, v in enumerate(values) if i not in bad] for c, values in columns.items()}
     n = len(columns["path"])
     return pa.table({**columns, "offset": [0] * n, "length": [-1] * n, "first_line": [1] * n}, schema=FILE_SCHEMA)
 
 
 def _walk_in_processes(directories: list[str], root: str, root_real: str, processes: int,
-                       workdir: str | Path | None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+                       workdir: str | Path | None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
     """Walk the trees under ``directories`` in ``processes`` processes, each writing what it found
     to files in ``workdir``: GNU ``find`` where there is one (it stats a file for less than half
     of what Python's ``os.scandir`` costs, and its output is read in vectorised Arrow kernels), else
@@ -164,7 +214,8 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
                 (out / "task.json").write_text(json.dumps({"directories": share, "root": root, "root_real": root_real,
                                                            "out": str(out / "found.pickle")}))
                 command = [sys.executable, "-m", __name__, str(out / "task.json")]
-            started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), share, out))
+            started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                             preexec_fn=(lambda: os.nice(nice)) if nice else None), share, out))
 
         def finished(proc, share, out) -> tuple[pa.Table, list[Quarantined]]:
             code = proc.wait()
@@ -237,12 +288,19 @@ def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, l
     paths = _paths(out / "paths")
     if not len(paths):
         return _table({c: [] for c in _SCANNED}), rejected
+    keep = None
+    if isinstance(paths, list):  # some names are not UTF-8
+        keep = [i for i, path in enumerate(paths) if _utf8(path)]
+        rejected += [_undecodable(path) for path in paths if not _utf8(path)]
+        paths = pa.array([paths[i] for i in keep], pa.string())
     kinds = pacsv.read_csv(out / "kinds", read_options=pacsv.ReadOptions(column_names=["kind"]),
                            convert_options=pacsv.ConvertOptions(column_types={"kind": pa.string()}))["kind"]
     stats = pacsv.read_csv(out / "stats", read_options=pacsv.ReadOptions(column_names=["size", "mtime", "uid", "mode"]),
                            parse_options=pacsv.ParseOptions(delimiter=" "),
                            convert_options=pacsv.ConvertOptions(column_types={
                                "size": pa.int64(), "mtime": pa.string(), "uid": pa.int64(), "mode": pa.int64()}))
+    if keep is not None:
+        kinds, stats = kinds.take(pa.array(keep, pa.int64())), stats.take(pa.array(keep, pa.int64()))
     # %T@ is seconds, a dot and ten digits of the fraction (nanoseconds and a 0), the fraction
     # counting forward from the seconds even before 1970 (-5.25 s is "-6.75…")
     seconds_fraction = pc.split_pattern(stats["mtime"], ".")
@@ -274,13 +332,28 @@ def _octal_digit(mode: pa.Array, k: int) -> pa.Array:
     return pc.subtract(pc.divide(mode, 10 ** k), pc.multiply(pc.divide(mode, 10 ** (k + 1)), 10))
 
 
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _undecodable(path: str) -> Quarantined:
+    """A file whose name is not UTF-8 (``os.fsdecode`` kept its bytes as surrogates): named with
+    those bytes escaped, its content kept as a copy."""
+    return Quarantined(os.fsencode(path).decode("utf-8", "backslashreplace"), "bad_file_name",
+                       "the file name is not UTF-8", copy_of=path)
+
+
 def _nul_separated(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [os.fsdecode(p) for p in path.read_bytes().split(b"\0")[:-1]]
 
 
-def _paths(path: Path) -> pa.Array:
+def _paths(path: Path) -> pa.Array | list[str]:
     """NUL-terminated paths as a string array: one buffer and its offsets, no Python object per
     path; paths that are not UTF-8 decoded as ``os.fsdecode`` does (as ``os.scandir`` gives them)."""
     if not path.exists() or not path.stat().st_size:
@@ -292,8 +365,8 @@ def _paths(path: Path) -> pa.Array:
                                                   pa.py_buffer(data))
     try:
         terminated.validate(full=True)
-    except pa.ArrowInvalid:
-        return pa.array([os.fsdecode(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist())], pa.string())
+    except pa.ArrowInvalid:  # (kept as Python strings: _read_find_output rejects those names)
+        return [os.fsdecode(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
     return pc.utf8_slice_codeunits(terminated, 0, -1).cast(pa.string())
 
 
@@ -307,7 +380,7 @@ def _walk_subtrees(directories: list[str], root: str, root_real: str) -> tuple[p
         rejected += bad
         for c in _SCANNED:
             columns[c] += found[c]
-    return _table(columns), rejected
+    return _table(columns, rejected), rejected
 
 
 _FAST_KINDS = {"txt": "txt", "text": "txt", "html": "html", "htm": "html", "jsonl": "jsonl"}

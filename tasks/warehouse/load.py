@@ -331,9 +331,12 @@ def models_current(layout: WarehouseLayout, run_id: str) -> bool:
     return bool(row) and row[0] == "succeeded"
 
 
-def finish_run(layout: WarehouseLayout, run_id: str, status: str | None, step_seconds: dict, error: str | None = None) -> None:
-    """Record how a loaded run ended: status ('succeeded' unless given), end time, seconds per step."""
-    con = connect(layout, wait_seconds=default_wait_seconds())
+def finish_run(layout: WarehouseLayout, run_id: str, status: str | None, step_seconds: dict, error: str | None = None,
+               con=None) -> None:
+    """Record how a loaded run ended: status ('succeeded' unless given), end time, seconds per step
+    (on ``con`` if given)."""
+    own = con is None
+    con = con or connect(layout, wait_seconds=default_wait_seconds())
     try:
         ensure_tables(con)
         con.execute(
@@ -344,7 +347,8 @@ def finish_run(layout: WarehouseLayout, run_id: str, status: str | None, step_se
             [status, error, list(step_seconds), list(step_seconds.values()), run_id],
         )
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 @task(name="load")

@@ -1,0 +1,128 @@
+"""Walking the inputs: GNU find and the Python walker find the same files with the same stats and
+reject the same entries; a walk started early hands its result to the plan."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from news_etl.tasks.ingest import inputs
+from news_etl.tasks.ingest.inputs import gnu_find, walk_early, walk_tables
+
+needs_find = pytest.mark.skipif(gnu_find() is None, reason="no GNU find 4.9 here")
+
+
+def _tree(root: Path, outside: Path) -> list[str]:
+    """A tree with every kind of entry the walk decides on; returns its top directories."""
+    tops = []
+    for i in range(10):
+        top = root / f"d{i:02d}"
+        (top / "deeper" / "deepest").mkdir(parents=True)
+        tops.append(str(top))
+        for j in range(30):
+            (top / f"{j:03d}.txt").write_text(f"doc {i} {j}\n")
+        (top / "deeper" / f"page-{i}.HTML").write_text("<p>x</p>")
+        (top / "deeper" / "deepest" / f"feed-{i}.jsonl").write_text('{"text": "x"}\n')
+    d = root / "d00"
+    for name in (".hidden.txt", "x..txt", "Upper.TxT", "a.htm", "b.text", "c.jsonl.gz", ".jsonl.gz",
+                 "with space.txt", "with\ttab.txt", "with\nnewline.txt", "ümlaut.txt"):
+        (d / name).write_text("x\n")
+    for name in (".txt", "..txt", "notes.md", "archive.gz", "noext"):  # not inputs
+        (d / name).write_text("x\n")
+    os.close(os.open(os.path.join(os.fsencode(d), b"latin-\xe9.txt"), os.O_CREAT | os.O_WRONLY))  # not UTF-8
+    os.mkfifo(d / "pipe.txt")
+    os.mkfifo(d / "pipe.dat")  # (a pipe of no input kind: nothing to say)
+    (outside / "secret.txt").write_text("secret\n")
+    (d / "inside.txt").symlink_to(d / "000.txt")
+    (d / "outside.txt").symlink_to(outside / "secret.txt")
+    (d / "outside-dir").symlink_to(outside, target_is_directory=True)
+    (d / "broken.txt").symlink_to(d / "gone.txt")
+    (d / "broken.dat").symlink_to(d / "gone.dat")
+    (d / "loop").symlink_to(d, target_is_directory=True)
+    os.utime(d / "001.txt", ns=(0, 1_700_000_000_123_456_789))
+    os.utime(d / "002.txt", ns=(0, -5_250_000_000))  # before 1970: find writes -6.75
+    os.utime(d / "003.txt", ns=(0, 1_700_000_000_000_000_000))
+    return tops
+
+
+def _walked(found) -> tuple[pa.Table, set]:
+    tables, rejected = [], set()
+    for table, bad in found:
+        tables.append(table)
+        rejected |= {(q.source_uri, q.reason) for q in bad}
+    return pa.concat_tables(tables).sort_by("path"), rejected
+
+
+@needs_find
+def test_find_and_python_walkers_agree(tmp_path):
+    root, outside = tmp_path / "in", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    tops = _tree(root, outside)
+    python = _walked([inputs._walk_subtrees(tops, str(root), str(root))])
+    find = _walked(inputs._walk_in_processes(tops, str(root), str(root), 2, tmp_path))
+    assert find[0].equals(python[0])
+    assert find[1] == python[1]
+    table, rejected = find
+    names = {os.path.basename(p) for p in table["path"].to_pylist()}
+    assert {".hidden.txt", "x..txt", "Upper.TxT", "c.jsonl.gz", ".jsonl.gz", "with\nnewline.txt", "ümlaut.txt"} <= names
+    assert not names & {".txt", "..txt", "notes.md", "archive.gz", "noext", "inside.txt", "outside.txt", "pipe.txt"}
+    assert table.num_rows == 10 * 32 + 11
+    mtimes = dict(zip(table["path"].to_pylist(), table["mtime_ns"].to_pylist()))
+    assert mtimes[str(root / "d00" / "001.txt")] == 1_700_000_000_123_456_789
+    assert mtimes[str(root / "d00" / "002.txt")] == -5_250_000_000
+    assert {(os.path.basename(u), r) for u, r in rejected} == {("latin-\\xe9.txt", "bad_file_name"),
+        ("outside.txt", "link_outside_root"), ("outside-dir", "link_outside_root"), ("broken.txt", "broken_link"),
+        ("loop", "symlink_loop"), ("pipe.txt", "not_a_file")}
+
+
+@needs_find
+def test_a_share_find_fails_on_is_walked_again_by_python(tmp_path, monkeypatch):
+    """find stops at an entry it cannot read (or one that vanished) with an error: the Python
+    walker walks that share again and says which entry it was."""
+    root, outside = tmp_path / "in", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    tops = _tree(root, outside)
+    expected = _walked([inputs._walk_subtrees(tops, str(root), str(root))])
+    monkeypatch.setattr(inputs, "_find_command", lambda find, out: [find, "/no/such/directory"])
+    assert _walked(inputs._walk_in_processes(tops, str(root), str(root), 2, tmp_path)) == expected
+
+
+def test_a_big_tree_walks_the_same_with_either_walker(tmp_path, monkeypatch):
+    root, outside = tmp_path / "in", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    _tree(root, outside)
+    for i in range(12):  # more files than a walk does in-process
+        (root / f"bulk{i}").mkdir()
+        for j in range(250):
+            (root / f"bulk{i}" / f"{j}.txt").write_text("x\n")
+    first = _walked(walk_tables([root], workdir=tmp_path))
+    monkeypatch.setenv("NEWS_ETL_WALKER", "python")
+    gnu_find.cache_clear()
+    try:
+        assert inputs.gnu_find() is None
+        assert _walked(walk_tables([root], workdir=tmp_path)) == first
+    finally:
+        monkeypatch.delenv("NEWS_ETL_WALKER")
+        gnu_find.cache_clear()
+    assert first[0].num_rows == 12 * 250 + 10 * 32 + 11
+
+
+def test_a_walk_started_early_is_the_next_walk_of_the_same_inputs(tmp_path):
+    root = tmp_path / "in"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "one.txt").write_text("one\n")
+    walk_early([root])
+    (root / "a" / "two.txt").write_text("two\n")  # after the early walk may have passed: the next run finds it
+    early = _walked(walk_tables([root]))
+    assert set(early[0]["path"].to_pylist()) <= {str(root / "a" / "one.txt"), str(root / "a" / "two.txt")}
+    assert not inputs._EARLY
+    assert _walked(walk_tables([root]))[0]["path"].to_pylist() == [str(root / "a" / "one.txt"), str(root / "a" / "two.txt")]
+    walk_early([tmp_path / "missing"])
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        list(walk_tables([tmp_path / "missing"]))
