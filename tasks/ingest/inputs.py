@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -228,10 +227,8 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
             with open(out / "found.pickle", "rb") as fh:
                 return pickle.load(fh)
 
-        # each share is read as soon as its process ends (Arrow and numpy let go of the GIL)
-        with ThreadPoolExecutor(max(1, len(started))) as pool:
-            for future in as_completed([pool.submit(finished, *s) for s in started]):
-                yield future.result()
+        for share in started:  # one after the other: reading a share's output holds a few times its size
+            yield finished(*share)
 
 
 @functools.cache
@@ -360,13 +357,15 @@ def _paths(path: Path) -> pa.Array | list[str]:
         return pa.array([], pa.string())
     data = path.read_bytes()
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    terminated = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(np.concatenate([[0], ends + 1]).astype(np.int64)),
-                                                  pa.py_buffer(data))
+    offsets = np.concatenate([[0], ends + 1])
+    kind, offsets = (pa.string(), offsets.astype(np.int32)) if len(data) < 2**31 else (pa.large_string(), offsets.astype(np.int64))
+    terminated = pa.Array.from_buffers(kind, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     try:
         terminated.validate(full=True)
     except pa.ArrowInvalid:  # (kept as Python strings: _read_find_output rejects those names)
+        starts = np.concatenate([[0], ends[:-1] + 1])
         return [os.fsdecode(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+    del offsets, ends
     return pc.utf8_slice_codeunits(terminated, 0, -1).cast(pa.string())
 
 
