@@ -180,7 +180,7 @@ IN_PROCESS_FILES_FIND = 2_000  # (by find processes, which start in milliseconds
 MIN_SUBTREES = 8  # ... when at least this many directories are left to walk
 
 
-def _table(columns: dict[str, list], rejected: list[Quarantined] | None = None) -> pa.Table:
+def _table(columns: dict[str, list], rejected: list[Quarantined]) -> pa.Table:
     """The columns as a table; files whose names are not UTF-8 go to ``rejected`` instead."""
     try:
         pa.array(columns["path"], pa.string())
@@ -284,7 +284,7 @@ def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, l
             rejected.append(bad)
     paths = _paths(out / "paths")
     if not len(paths):
-        return _table({c: [] for c in _SCANNED}), rejected
+        return _table({c: [] for c in _SCANNED}, rejected), rejected
     keep = None
     if isinstance(paths, list):  # some names are not UTF-8
         keep = [i for i, path in enumerate(paths) if _utf8(path)]
