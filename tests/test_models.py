@@ -167,6 +167,18 @@ def test_failing_data_test_fails_the_flow_run(prefect_harness, lake_con, sql_cop
         state.result()
 
 
+def test_a_data_test_that_cannot_run_fails_the_build_with_its_own_error(tmp_path):
+    """Its error aborts the build's transaction: the build fails naming that test and that error
+    (not "Current transaction is aborted" from whatever ran next), and nothing of it is kept."""
+    _write(tmp_path / "marts" / "y.sql", "-- model: y.\n-- column a: a.\nselect 'x' as a")
+    _write(tmp_path / "tests" / "a_cast.sql", "-- test: a is a number.\nselect a from marts.y where cast(a as integer) < 0")
+    _write(tmp_path / "tests" / "b_later.sql", "-- test: runs after.\nselect a from marts.y where false")
+    con = duckdb.connect()
+    with pytest.raises(DataTestFailure, match=r"^data test a_cast \(.*a_cast.sql\) could not run: Conversion Error"):
+        build_on(con, tmp_path, stemmer=None)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts'").fetchone()[0] == 0
+
+
 @pytest.mark.parametrize("corrupt, failing", [
     ("UPDATE lake.articles SET body = '  ' WHERE doc_id = $doc", ["articles_have_body"]),
     ("DELETE FROM lake.documents WHERE doc_id = $doc", ["relationships_articles_doc_id", "relationships_stg_articles_doc_id"]),

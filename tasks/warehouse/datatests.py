@@ -156,11 +156,12 @@ def run_test(con, t: DataTest, max_rows: int = SHOW_ROWS) -> TestResult:
 
 
 def run_data_tests(con, tests: list[DataTest], ctx, only_reading: set[str] | None = None,
-                   scope: str = "changed") -> list[TestResult]:
+                   scope: str = "changed", in_transaction: bool = False) -> list[TestResult]:
     """Run the data tests; ``ctx`` (a BuildContext, or anything with ``models``, ``existing`` and
     ``bind_changed``) binds ``changed.<model>`` to its changes (scope "changed") or to every row
     (scope "all"). With ``only_reading``, just the tests that read one of those models and none
-    that does not exist."""
+    that does not exist. ``in_transaction``: the first test that cannot run ends the list, since
+    its error aborted the transaction and every later statement would fail for that reason."""
     results = []
     for t in tests:
         reads = models_read(t.sql, ctx.models)
@@ -172,6 +173,8 @@ def run_data_tests(con, tests: list[DataTest], ctx, only_reading: set[str] | Non
             continue
         ctx.bind_changed([q for q in reads if q in ctx.models], scope == "all")
         results.append(run_test(con, t))
+        if in_transaction and results[-1].error:
+            break
     return results
 
 

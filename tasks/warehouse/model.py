@@ -619,7 +619,10 @@ def build_on(con, sql_dir: Path = SQL_DIR, select: list[str] | None = None, stem
                 crash_point("mid_model")  # a test kills the run here: the transaction holds merged rows
         built = [m.qualified for m in selected]
         scope = "all" if full_refresh else "changed"
-        results = run_data_tests(con, tests, ctx, None if select is None else set(built), scope)
+        results = run_data_tests(con, tests, ctx, None if select is None else set(built), scope, in_transaction=True)
+        errors = [r for r in results if r.error]
+        if errors:  # the error aborted the transaction: nothing more can run in it
+            raise DataTestFailure(errors[0].message())
         record_results(con, results, run_id, scope)
         con.execute("DELETE FROM meta.model_definitions WHERE model IN (SELECT unnest(?::VARCHAR[]))", [built])
         con.execute("INSERT INTO meta.model_definitions SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), now()",
@@ -636,7 +639,7 @@ def build_on(con, sql_dir: Path = SQL_DIR, select: list[str] | None = None, stem
         con.execute(f"DROP SCHEMA {CHANGED} CASCADE")
         for table in ctx.temps:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        failures = [r for r in results if r.severity == "error" and (r.n_rows or r.error)]
+        failures = [r for r in results if r.severity == "error" and r.n_rows]
         if failures:
             raise DataTestFailure("\n".join(r.message() for r in failures))
         con.execute("COMMIT")
