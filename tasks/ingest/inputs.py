@@ -247,29 +247,34 @@ def gnu_find() -> str | None:
     return path if tuple(int(v) for v in version[:2]) >= (4, 9) else None
 
 
-# One find pattern list per kind, as ``kind_of`` reads names: the extension after the last dot, in
-# any case, after a name that is not only dots (``[!.]``); ``x.jsonl.gz`` is its own kind.
-_FIND_KINDS = {"txt": ("*[!.]*.txt", "*[!.]*.text"), "html": ("*[!.]*.html", "*[!.]*.htm"),
-               "jsonl": ("*[!.]*.jsonl",), "jsonl.gz": ("*.jsonl.gz",)}
+# ``kind_of`` in Arrow kernels: the extension after the last dot of the name, in any case, after a
+# name that is not only dots (a non-dot before the last dot); ``x.jsonl.gz`` is its own kind.
+_KIND_SUFFIXES = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".jsonl.gz": "jsonl.gz"}
+_NAMED_BEFORE_EXTENSION = r"[^/.][^/]*\.[^./]*$"
 
 
 def _find_command(find: str, out: Path) -> list[str]:
     """find over the directories listed in ``out/directories``, never following links, writing for
-    each regular file of a known kind its kind (``kinds``), path (``paths``) and size, mtime, owner
-    and permissions (``stats``), and every entry that is neither a file nor a directory (links,
-    pipes, devices) to ``others``, each file in the same order."""
-    kinds: list[str] = []
-    for kind, patterns in _FIND_KINDS.items():
-        names = [a for p in patterns for a in ("-o", "-iname", p)][1:]
-        kinds += [*(["-o"] if kinds else []), "(", *names, ")", "-fprintf", str(out / "kinds"), kind + "\\n"]
+    each regular file its path (``paths``) and size, mtime, owner and permissions (``stats``), in
+    the same order, and every entry that is neither a file nor a directory (links, pipes, devices)
+    to ``others``. Names are matched to kinds afterwards, in Arrow: find's ``-iname`` costs more
+    than the stat."""
     return [find, "-P", "-files0-from", str(out / "directories"),
-            "(", "-type", "f", "(", *kinds, ")", "-fprintf", str(out / "paths"), "%p\\0",
-            "-fprintf", str(out / "stats"), "%s %T@ %U %m\\n", ")",
+            "(", "-type", "f", "-fprintf", str(out / "paths"), "%p\\0", "-fprintf", str(out / "stats"), "%s %T@ %U %m\\n", ")",
             "-o", "(", "-not", "-type", "f", "-not", "-type", "d", "-fprintf", str(out / "others"), "%y%p\\0", ")"]
 
 
+def _kinds(paths: pa.Array) -> pa.Array:
+    """``kind_of`` of each path, null for other files."""
+    tail = pc.ascii_lower(pc.utf8_slice_codeunits(paths, -max(map(len, _KIND_SUFFIXES))))
+    kinds = pa.nulls(len(paths), pa.string())
+    for suffix, kind in _KIND_SUFFIXES.items():
+        kinds = pc.if_else(pc.ends_with(tail, suffix), kind, kinds)
+    return pc.if_else(pc.match_substring_regex(paths, _NAMED_BEFORE_EXTENSION), kinds, pa.scalar(None, pa.string()))
+
+
 def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, list[Quarantined]]:
-    """``_find_command``'s files as a table of ``FILE_SCHEMA`` and the entries rejected."""
+    """``_find_command``'s files of a known kind as a table of ``FILE_SCHEMA`` and the entries rejected."""
     rejected: list[Quarantined] = []
     for entry in _nul_separated(out / "others"):
         kind, path = entry[0], entry[1:]
@@ -285,38 +290,33 @@ def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, l
     paths = _paths(out / "paths")
     if not len(paths):
         return _table({c: [] for c in _SCANNED}, rejected), rejected
-    keep = None
-    if isinstance(paths, list):  # some names are not UTF-8
-        keep = [i for i, path in enumerate(paths) if _utf8(path)]
-        rejected += [_undecodable(path) for path in paths if not _utf8(path)]
-        paths = pa.array([paths[i] for i in keep], pa.string())
-    kinds = pacsv.read_csv(out / "kinds", read_options=pacsv.ReadOptions(column_names=["kind"]),
-                           convert_options=pacsv.ConvertOptions(column_types={"kind": pa.string()}))["kind"]
     stats = pacsv.read_csv(out / "stats", read_options=pacsv.ReadOptions(column_names=["size", "mtime", "uid", "mode"]),
                            parse_options=pacsv.ParseOptions(delimiter=" "),
                            convert_options=pacsv.ConvertOptions(column_types={
                                "size": pa.int64(), "mtime": pa.string(), "uid": pa.int64(), "mode": pa.int64()}))
-    if keep is not None:
-        kinds, stats = kinds.take(pa.array(keep, pa.int64())), stats.take(pa.array(keep, pa.int64()))
+    if isinstance(paths, list):  # some names are not UTF-8
+        keep = [i for i, path in enumerate(paths) if _utf8(path)]
+        rejected += [_undecodable(path) for path in paths if not _utf8(path) and kind_of(path)]
+        paths, stats = pa.array([paths[i] for i in keep], pa.string()), stats.take(pa.array(keep, pa.int64()))
+    kinds = _kinds(paths)
+    keep = pc.is_valid(kinds).to_numpy(zero_copy_only=False)
+    if _UID != 0:
+        # readable as _scan decides: by anyone, or by its owner being us (%m is octal digits read as decimal)
+        mode, uid = stats["mode"], stats["uid"]
+        readable = pc.or_(pc.not_equal(pc.bit_wise_and(_octal_digit(mode, 0), 4), 0),
+                          pc.and_(pc.equal(uid, _UID), pc.not_equal(pc.bit_wise_and(_octal_digit(mode, 2), 4), 0)))
+        for i in np.flatnonzero(keep & ~readable.to_numpy(zero_copy_only=False)).tolist():
+            path = paths[i].as_py()
+            if not _readable(os.lstat(path), path):
+                rejected.append(Quarantined(path, "unreadable", "permission denied"))
+                keep[i] = False
+    keep = pa.array(keep)
+    paths, kinds, stats = paths.filter(keep), kinds.filter(keep), stats.filter(keep)
     # %T@ is seconds, a dot and ten digits of the fraction (nanoseconds and a 0), the fraction
     # counting forward from the seconds even before 1970 (-5.25 s is "-6.75…")
     seconds_fraction = pc.split_pattern(stats["mtime"], ".")
     mtime_ns = pc.add(pc.multiply(pc.list_element(seconds_fraction, 0).cast(pa.int64()), 1_000_000_000),
                       pc.utf8_slice_codeunits(pc.list_element(seconds_fraction, 1), 0, 9).cast(pa.int64()))
-    # readable as _scan decides: by anyone, or by its owner being us (%m is octal digits read as decimal)
-    mode, uid = stats["mode"], stats["uid"]
-    readable = pc.or_(pc.not_equal(pc.bit_wise_and(_octal_digit(mode, 0), 4), 0),
-                      pc.and_(pc.equal(uid, _UID), pc.not_equal(pc.bit_wise_and(_octal_digit(mode, 2), 4), 0)))
-    if _UID != 0 and not pc.all(readable).as_py():
-        keep = []
-        for i, (path, ok) in enumerate(zip(paths.to_pylist(), readable.to_pylist())):
-            if ok or _readable(os.lstat(path), path):
-                keep.append(i)
-            else:
-                rejected.append(Quarantined(path, "unreadable", "permission denied"))
-        keep_array = pa.array(keep, pa.int64())
-        paths, kinds, mtime_ns = paths.take(keep_array), kinds.take(keep_array), mtime_ns.take(keep_array)
-        stats = stats.take(keep_array)
     n = len(paths)
     table = pa.table({"path": paths, "root": pa.repeat(root, n), "size": stats["size"], "mtime_ns": mtime_ns, "kind": kinds,
                       "offset": pa.repeat(pa.scalar(0, pa.int64()), n), "length": pa.repeat(pa.scalar(-1, pa.int64()), n),
