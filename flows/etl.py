@@ -81,46 +81,62 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
                 results = process(plan, options, run)
                 documents = sum(r.documents + r.quarantined for r in results)
                 step.done(f"{documents:,} documents in {_batches(plan.n_batches)}")
+            # One connection from here to the end: closing one that wrote costs a checkpoint, whose
+            # price grows with the database
+            con = connect(layout, wait_seconds=default_wait_seconds())
             loading = True
             with steps.step("load", "loading into DuckDB") as step:
-                loaded = load_task(layout, run, plan, results, options.full_refresh)
+                loaded = load_task(layout, run, plan, results, options.full_refresh, con=con)
                 step.done(f"{loaded.articles:,} articles, {loaded.duplicates:,} duplicates skipped, "
                           f"{loaded.quarantined:,} quarantined, {loaded.files:,} lake files")
         except BaseException:
             if not loading:  # it cannot have committed: nothing of it stays behind
                 _discard_staging(layout, run.run_id)
+            else:
+                con.close()
             raise  # (a load that failed may have committed: the next run's recovery decides)
         _discard_staging(layout, run.run_id)  # (the load published its parts; an empty .staging/ goes too)
         record.loaded = True
         record.save()
-        built, exports = None, []
         try:
-            if loaded.files or options.full_refresh or not models_current(layout, run.run_id):
-                with steps.step("model", "building the SQL models and their data tests") as step:
-                    built = model_task(layout, full_refresh=options.full_refresh, run_id=run.run_id)
-                    crash_point("after_model")
-                    step.done(f"{len(built.models)} models built, data tests passed"
-                              + (f", {len(built.warnings)} with warnings" if built.warnings else ""))
-                with steps.step("export", "exporting the marts to Parquet") as step:
-                    exports = export_task(layout)
-                    step.done(f"{len(exports)} marts exported")
-            else:
-                logger.info("nothing new was loaded: models and exports are up to date")
-        except BaseException as exc:
-            try:
-                finish_run(layout, run.run_id, "failed", steps.seconds, f"{type(exc).__name__}: {exc}")
-            except Exception as record_exc:  # (a full disk fails both): the first error is the one to show
-                steps.warn(f"could not record the failed run: {record_exc}")
-            record_run(layout, run.run_id, steps.seconds, logger)
-            try:
-                publish_for_readers(layout, steps)  # whatever the run published before it failed
-            except Exception as publish_error:
-                steps.warn(f"could not bring the catalog up to date: {publish_error}")
-            raise
-        record_run(layout, run.run_id, steps.seconds, logger)
-        publish_for_readers(layout, steps)
+            built, exports = _model_and_publish(options, layout, run, loaded, con, steps, logger)
+        finally:
+            con.close()
     summary = RunSummary.of(layout, run, plan, results, loaded, built, len(exports), steps.seconds)
     return report(summary, logger, steps)
+
+
+def _model_and_publish(options: RunOptions, layout: WarehouseLayout, run: RunContext, loaded, con, steps: Steps,
+                       logger) -> tuple:
+    """Model and export what the load changed, record the run, publish for readers; on ``con``,
+    which the catalog step closes."""
+    built, exports = None, []
+    try:
+        if loaded.files or options.full_refresh or not models_current(con, run.run_id):
+            with steps.step("model", "building the SQL models and their data tests") as step:
+                built = model_task(layout, full_refresh=options.full_refresh, run_id=run.run_id, con=con)
+                crash_point("after_model")
+                step.done(f"{len(built.models)} models built, data tests passed"
+                          + (f", {len(built.warnings)} with warnings" if built.warnings else ""))
+            with steps.step("export", "exporting the marts to Parquet") as step:
+                exports = export_task(layout, con=con)
+                step.done(f"{len(exports)} marts exported")
+        else:
+            logger.info("nothing new was loaded: models and exports are up to date")
+    except BaseException as exc:
+        try:
+            finish_run(layout, run.run_id, "failed", steps.seconds, f"{type(exc).__name__}: {exc}", con=con)
+        except Exception as record_exc:  # (a full disk fails both): the first error is the one to show
+            steps.warn(f"could not record the failed run: {record_exc}")
+        record_run(layout, run.run_id, steps.seconds, logger, con)
+        try:
+            publish_for_readers(layout, steps, con)  # whatever the run published before it failed
+        except Exception as publish_error:
+            steps.warn(f"could not bring the catalog up to date: {publish_error}")
+        raise
+    record_run(layout, run.run_id, steps.seconds, logger, con)
+    publish_for_readers(layout, steps, con)
+    return built, exports
 
 
 def _batches(n: int) -> str:
@@ -135,15 +151,14 @@ def _discard_staging(layout: WarehouseLayout, run_id: str) -> None:
         pass
 
 
-def publish_for_readers(layout: WarehouseLayout, steps: Steps) -> None:
+def publish_for_readers(layout: WarehouseLayout, steps: Steps, con) -> None:
     """The search index's changed files, then the catalog that readers open: both only where they
-    changed. Readers keep whatever they hold open."""
+    changed. Readers keep whatever they hold open. Closes ``con``, the run's connection."""
     with steps.step("catalog", "publishing for readers") as step:
-        con = connect(layout, wait_seconds=default_wait_seconds())
         try:
             files = export_index(con, layout)
         finally:
-            con.close()
+            con.close()  # (its checkpoint: this step's, not the next one's)
         wrote = write_catalog(layout)
         step.done(f"{files} search index files, {layout.catalog.name} " + ("rewritten" if wrote else "unchanged"))
 

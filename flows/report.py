@@ -13,21 +13,16 @@ from news_etl.tasks.layout import WarehouseLayout
 from news_etl.tasks.options import RunContext
 from news_etl.tasks.warehouse.export import export_marts
 from news_etl.tasks.warehouse.load import Loaded, finish_run
-from news_etl.tasks.warehouse.database import connect, default_wait_seconds
 from news_etl.tasks.warehouse.model import BuildResult, build_on
 from news_etl.tasks.warehouse.plan import Plan
 
 
-def record_run(layout: WarehouseLayout, run_id: str, step_seconds: dict, logger) -> None:
-    """Close the run's record in meta.runs and refresh the ``runs`` mart and its export."""
+def record_run(layout: WarehouseLayout, run_id: str, step_seconds: dict, logger, con) -> None:
+    """Close the run's record in meta.runs and refresh the ``runs`` mart and its export (on ``con``)."""
     try:
-        con = connect(layout, wait_seconds=default_wait_seconds())  # one connection: closing one that wrote costs a checkpoint
-        try:
-            finish_run(layout, run_id, None, step_seconds, con=con)
-            build_on(con, select=["runs", "test_results"], run_id=run_id)
-            export_marts(layout, ["runs", "test_results"], con=con)
-        finally:
-            con.close()
+        finish_run(layout, run_id, None, step_seconds, con=con)
+        build_on(con, select=["runs", "test_results"], run_id=run_id)
+        export_marts(layout, ["runs", "test_results"], con=con)
     except Exception as exc:  # the run's data is committed; a stale runs mart must not fail it
         logger.warning("could not refresh marts.runs: %s", exc)
 

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from ..crashpoints import crash_point
 from ..layout import WarehouseLayout, atomic_write, fsync_dir
@@ -169,6 +170,6 @@ def _quote(path) -> str:
     return str(path).replace("'", "''")
 
 
-@task(name="export")
-def export_task(layout: WarehouseLayout, names: list[str] | None = None) -> list[str]:
-    return [str(p) for p in export_marts(layout, names)]
+@task(name="export", cache_policy=NO_CACHE)
+def export_task(layout: WarehouseLayout, names: list[str] | None = None, con=None) -> list[str]:
+    return [str(p) for p in export_marts(layout, names, con=con)]

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from ..crashpoints import crash_point
 from ..ingest.batch import BatchResult
@@ -188,17 +189,20 @@ LOAD_MEMORY_LIMIT = "256MB"
 
 
 def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list[BatchResult],
-             full_refresh: bool = False) -> Loaded:
+             full_refresh: bool = False, con=None) -> Loaded:
     """Insert staged parts, the lake file list and the run record in one transaction; then publish.
 
     With ``full_refresh`` the articles and boilerplate lose their previous rows in the same
     transaction (the batches cleaned every kept document again); their old lake files are retired
-    and deleted once the transaction has committed.
+    and deleted once the transaction has committed. On ``con`` if given, else a connection of its own.
     """
     run_id = run.run_id
     replace = REBUILT_TABLES if full_refresh else ()
     memory_limit = os.environ.get("NEWS_ETL_DUCKDB_MEMORY", LOAD_MEMORY_LIMIT)
-    con = connect(layout, wait_seconds=default_wait_seconds(), memory_limit=memory_limit)
+    own = con is None
+    con = con or connect(layout, wait_seconds=default_wait_seconds())
+    limit_before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
@@ -250,25 +254,31 @@ def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list
             rollback(con)
             raise
     finally:
-        con.close()
+        if own:
+            con.close()
+        else:
+            con.execute(f"SET memory_limit = '{limit_before}'")
     crash_point("after_commit")
-    retire(layout)
+    retire(layout, None if own else con)
     publish(layout, files)
     crash_point("after_publish")
     shutil.rmtree(layout.run_staging(run_id), ignore_errors=True)
     return Loaded(counts["documents"], counts["articles"], counts["boilerplate"], counts["quarantine"], duplicates, len(files))
 
 
-def retire(layout: WarehouseLayout) -> int:
-    """Delete lake files a committed rebuild replaced."""
-    con = connect(layout, wait_seconds=default_wait_seconds())
+def retire(layout: WarehouseLayout, con=None) -> int:
+    """Delete lake files a committed rebuild replaced (on ``con`` if given)."""
+    own = con is None
+    con = con or connect(layout, wait_seconds=default_wait_seconds())
     try:
         paths = [r[0] for r in con.execute("SELECT lake_path FROM meta.retired_files").fetchall()]
         for path in paths:
             (layout.root / path).unlink(missing_ok=True)
-        con.execute("DELETE FROM meta.retired_files")
+        if paths:
+            con.execute("DELETE FROM meta.retired_files")
     finally:
-        con.close()
+        if own:
+            con.close()
     return len(paths)
 
 
@@ -321,13 +331,9 @@ def recover(layout: WarehouseLayout) -> Recovered:
     return Recovered(len(files), len(set(pending_runs) - committed), interrupted, temp_files)
 
 
-def models_current(layout: WarehouseLayout, run_id: str) -> bool:
+def models_current(con, run_id: str) -> bool:
     """True when the run before ``run_id`` succeeded, i.e. the marts match the lake."""
-    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
-    try:
-        row = con.execute("SELECT status FROM meta.runs WHERE run_id <> ? ORDER BY started_at DESC LIMIT 1", [run_id]).fetchone()
-    finally:
-        con.close()
+    row = con.execute("SELECT status FROM meta.runs WHERE run_id <> ? ORDER BY started_at DESC LIMIT 1", [run_id]).fetchone()
     return bool(row) and row[0] == "succeeded"
 
 
@@ -351,7 +357,7 @@ def finish_run(layout: WarehouseLayout, run_id: str, status: str | None, step_se
             con.close()
 
 
-@task(name="load")
+@task(name="load", cache_policy=NO_CACHE)
 def load_task(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list[BatchResult],
-              full_refresh: bool = False) -> Loaded:
-    return load_run(layout, run, plan, batches, full_refresh)
+              full_refresh: bool = False, con=None) -> Loaded:
+    return load_run(layout, run, plan, batches, full_refresh, con)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import duckdb
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from ..crashpoints import crash_point
 from ..layout import WarehouseLayout
@@ -650,9 +651,11 @@ def build_on(con, sql_dir: Path = SQL_DIR, select: list[str] | None = None, stem
 
 
 def build(layout: WarehouseLayout, select: list[str] | None = None, sql_dir: Path = SQL_DIR, full_refresh: bool = False,
-          run_id: str | None = None) -> BuildResult:
+          run_id: str | None = None, con=None) -> BuildResult:
     """Build every model (or ``select``: those models plus missing dependencies), run the data
-    tests and update the search index, in one transaction."""
+    tests and update the search index, in one transaction (on ``con`` if given)."""
+    if con is not None:
+        return build_on(con, sql_dir, select, layout=layout, full_refresh=full_refresh, run_id=run_id)
     con = connect(layout, wait_seconds=default_wait_seconds())
     try:
         return build_on(con, sql_dir, select, layout=layout, full_refresh=full_refresh, run_id=run_id)
@@ -715,7 +718,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "&#124;")
 
 
-@task(name="model")
+@task(name="model", cache_policy=NO_CACHE)
 def model_task(layout: WarehouseLayout, select: list[str] | None = None, sql_dir: Path = SQL_DIR, full_refresh: bool = False,
-               run_id: str | None = None) -> BuildResult:
-    return build(layout, select, sql_dir, full_refresh, run_id)
+               run_id: str | None = None, con=None) -> BuildResult:
+    return build(layout, select, sql_dir, full_refresh, run_id, con)
