@@ -90,9 +90,6 @@ class WarehouseLayout:
     def plan_dir(self, run_id: str) -> Path:
         return self.run_staging(run_id) / "plan"
 
-    def candidates_file(self, run_id: str) -> Path:
-        return self.plan_dir(run_id) / "candidates.parquet"
-
     def batch_file(self, run_id: str, batch_no: int) -> Path:
         return self.plan_dir(run_id) / f"batch-{batch_no:05d}.parquet"
 

@@ -1,8 +1,8 @@
 """What a run has to do, from its inputs and what the warehouse already holds: the ``Plan``.
 
-The inputs are walked into a Parquet list, DuckDB drops the files the manifest ``meta.inputs``
-holds with the same size and mtime, and batches are cut from the sorted rest, so memory does not
-grow with the number of inputs. A full refresh also cleans the raw documents the lake keeps
+The inputs are walked into an Arrow table (about a hundred bytes a file), DuckDB drops the files
+the manifest ``meta.inputs`` holds with the same size and mtime, and batches are cut from the
+sorted rest as it streams out of DuckDB. A full refresh also cleans the raw documents the lake keeps
 again; and the lines earlier runs found frequent are handed to the batch tasks in a file.
 """
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from prefect import task
 
 from ..ingest.inputs import FILE_SCHEMA, files_table, split_jsonl, walk_tables
@@ -42,33 +41,37 @@ class Plan:
 
 
 def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
-    candidates = layout.candidates_file(run_id)
-    candidates.parent.mkdir(parents=True, exist_ok=True)
+    workdir = layout.plan_dir(run_id)
+    workdir.mkdir(parents=True, exist_ok=True)
     rejected: list[Quarantined] = []
-    found = 0
-    with pq.ParquetWriter(candidates, FILE_SCHEMA) as writer:
-        for table, bad in walk_tables(options.inputs, workdir=candidates.parent):
-            writer.write_table(table)
-            found += table.num_rows
-            rejected += bad
+    tables = []
+    for table, bad in walk_tables(options.inputs, workdir=workdir):
+        tables.append(table)
+        rejected += bad
     rejected.sort(key=lambda q: q.source_uri)
-    pa.default_memory_pool().release_unused()  # the walk's buffers (a quarter GB at 1M files) go back before the batches
+    candidates = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
+    del tables
+    found = candidates.num_rows
     batches, new = _new_files_in_batches(options, layout, run_id, candidates)
+    del candidates
+    pa.default_memory_pool().release_unused()  # the walk's buffers (a quarter GB at 1M files) go back before the batches
     new_rejected = _new_rejections(layout, rejected)
     return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], new_rejected,
                 found + len(rejected), found - new + len(rejected) - len(new_rejected),
                 _frequent_lines(layout, run_id, options.repeat_min_docs))
 
 
-def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: str, candidates) -> tuple[list[str], int]:
+def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: str,
+                          candidates: pa.Table) -> tuple[list[str], int]:
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = false")
-        query = "SELECT DISTINCT ON (path) * FROM read_parquet(?) c"
+        con.register("candidates", candidates)
+        query = "SELECT DISTINCT ON (path) * FROM candidates c"
         if _has_manifest(con, layout):
             query += """ WHERE NOT EXISTS (SELECT 1 FROM wh.meta.inputs m
                           WHERE m.source_uri = c.path AND m.size = c.size AND m.mtime_ns = c.mtime_ns)"""
-        reader = con.execute(query + " ORDER BY path", [str(candidates)]).fetch_record_batch(10_000)
+        reader = con.execute(query + " ORDER BY path").fetch_record_batch(10_000)
         return _cut_batches(reader, layout, run_id, options.batch_docs, options.batch_bytes)
     finally:
         con.close()
