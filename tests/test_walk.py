@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from news_etl.tasks.ingest import inputs
@@ -126,3 +127,29 @@ def test_a_walk_started_early_is_the_next_walk_of_the_same_inputs(tmp_path):
     walk_early([tmp_path / "missing"])
     with pytest.raises(FileNotFoundError, match="input not found"):
         list(walk_tables([tmp_path / "missing"]))
+
+
+def test_a_file_reached_through_two_inputs_is_one_candidate(tmp_path):
+    """Inputs inside one another (by path or through a link) give each file once; disjoint inputs
+    skip the deduplication."""
+    from news_etl.tasks.layout import WarehouseLayout
+    from news_etl.tasks.options import RunOptions
+    from news_etl.tasks.warehouse.plan import _overlapping, plan
+
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    for name in ("a.txt", "sub/b.txt", "sub/c.txt"):
+        (root / name).write_text(f"{name}\n")
+    (tmp_path / "link.txt").symlink_to(root / "sub" / "c.txt")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "d.txt").write_text("d\n")
+    given = [root, root / "sub", root / "sub" / "b.txt", tmp_path / "link.txt", other]
+    options = RunOptions(inputs=[str(p) for p in given], warehouse=str(tmp_path / "wh")).resolved()
+    p = plan(options, WarehouseLayout(tmp_path / "wh"), "run-1")
+    assert p.found == 8  # walked
+    assert sorted(pq.read_table(p.batches[0])["path"].to_pylist()) == sorted(
+        str(f) for f in (root / "a.txt", root / "sub" / "b.txt", root / "sub" / "c.txt", other / "d.txt"))
+    assert _overlapping([str(root), str(root / "sub")]) and _overlapping([str(root), str(root)])
+    assert _overlapping([str(tmp_path / "link.txt"), str(root / "sub")])
+    assert not _overlapping([str(root), str(other), str(tmp_path / "in2")])

@@ -8,6 +8,7 @@ again; and the lines earlier runs found frequent are handed to the batch tasks i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -67,7 +68,8 @@ def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: 
     try:
         con.execute("SET preserve_insertion_order = false")
         con.register("candidates", candidates)
-        query = "SELECT DISTINCT ON (path) * FROM candidates c"
+        # a file reached through two inputs (one inside the other) is one candidate
+        query = f"SELECT {'DISTINCT ON (path) ' if _overlapping(options.inputs) else ''}* FROM candidates c"
         if _has_manifest(con, layout):
             query += """ WHERE NOT EXISTS (SELECT 1 FROM wh.meta.inputs m
                           WHERE m.source_uri = c.path AND m.size = c.size AND m.mtime_ns = c.mtime_ns)"""
@@ -75,6 +77,14 @@ def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: 
         return _cut_batches(reader, layout, run_id, options.batch_docs, options.batch_bytes)
     finally:
         con.close()
+
+
+def _overlapping(inputs: list[str]) -> bool:
+    """Whether one input is another or lies inside it (by its absolute or its real path)."""
+    for paths in ([os.path.abspath(str(i)) for i in inputs], [os.path.realpath(str(i)) for i in inputs]):
+        if len(set(paths)) < len(paths) or any(a.startswith(b.rstrip(os.sep) + os.sep) for a in paths for b in paths):
+            return True
+    return False
 
 
 def _has_manifest(con, layout: WarehouseLayout) -> bool:
