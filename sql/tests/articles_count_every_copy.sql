@@ -2,16 +2,16 @@
 with touched as (
     select distinct body_hash from changed.stg_articles
 ),
-loaded as (
-    select s.body_hash, count(*) as loaded_copies
+-- one grouping over both sides, no join of two big ones: on a first build the marts are new in the
+-- build's transaction and the planner does not know their size
+copies as (
+    select s.body_hash, 1 as loaded, null::bigint as counted
     from staging.stg_articles s semi join touched t on s.body_hash is not distinct from t.body_hash
-    group by s.body_hash
-),
-counted as (
-    select a.body_hash, a.n_copies
+    union all
+    select a.body_hash, 0 as loaded, a.n_copies as counted
     from marts.articles a semi join touched t on a.body_hash is not distinct from t.body_hash
 )
-select l.body_hash, l.loaded_copies, c.n_copies as counted_copies
-from loaded l
-left join counted c on c.body_hash is not distinct from l.body_hash
-where c.n_copies is distinct from l.loaded_copies
+select body_hash, sum(loaded)::bigint as loaded_copies, max(counted) as counted_copies
+from copies
+group by body_hash
+having max(counted) is distinct from sum(loaded)
