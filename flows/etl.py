@@ -81,8 +81,7 @@ def _run(options: RunOptions, layout: WarehouseLayout, run: RunContext, record: 
                 results = process(plan, options, run)
                 documents = sum(r.documents + r.quarantined for r in results)
                 step.done(f"{documents:,} documents in {_batches(plan.n_batches)}")
-            # One connection from here to the end: closing one that wrote costs a checkpoint, whose
-            # price grows with the database
+            # One connection from here to the end: closing one that wrote costs a checkpoint
             con = connect(layout, wait_seconds=default_wait_seconds())
             loading = True
             with steps.step("load", "loading into DuckDB") as step:

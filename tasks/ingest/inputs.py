@@ -249,7 +249,7 @@ def gnu_find() -> str | None:
 
 # ``kind_of`` in Arrow kernels: the extension after the last dot of the name, in any case, after a
 # name that is not only dots (a non-dot before the last dot); ``x.jsonl.gz`` is its own kind.
-_KIND_SUFFIXES = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl", ".jsonl.gz": "jsonl.gz"}
+_KIND_SUFFIXES = {**{f".{ext}": kind for ext, kind in _EXTENSIONS.items()}, ".jsonl.gz": "jsonl.gz"}
 _NAMED_BEFORE_EXTENSION = r"[^/.][^/]*\.[^./]*$"
 
 
@@ -295,9 +295,9 @@ def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, l
                            convert_options=pacsv.ConvertOptions(column_types={
                                "size": pa.int64(), "mtime": pa.string(), "uid": pa.int64(), "mode": pa.int64()}))
     if isinstance(paths, list):  # some names are not UTF-8
-        keep = [i for i, path in enumerate(paths) if _utf8(path)]
-        rejected += [_undecodable(path) for path in paths if not _utf8(path) and kind_of(path)]
-        paths, stats = pa.array([paths[i] for i in keep], pa.string()), stats.take(pa.array(keep, pa.int64()))
+        good = [_utf8(path) for path in paths]
+        rejected += [_undecodable(path) for path, ok in zip(paths, good) if not ok and kind_of(path)]
+        paths, stats = pa.array([p for p, ok in zip(paths, good) if ok], pa.string()), stats.filter(pa.array(good))
     kinds = _kinds(paths)
     keep = pc.is_valid(kinds).to_numpy(zero_copy_only=False)
     if _UID != 0:

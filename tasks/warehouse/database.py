@@ -32,10 +32,9 @@ def default_wait_seconds() -> float:
 ROW_GROUP_SIZE = 16_384
 
 
-def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: float = 0.0,
-            memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
     """Open the warehouse's database; with wait_seconds, retry while another process holds the
-    write lock. DuckDB spills to disk beyond ``memory_limit`` (default: NEWS_ETL_DUCKDB_MEMORY or 384MB)."""
+    write lock. DuckDB spills to disk beyond NEWS_ETL_DUCKDB_MEMORY (default 384MB)."""
     db_path = layout.database
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse database at {db_path} (run `news-etl run` first)")
@@ -63,7 +62,7 @@ def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: floa
     con.execute(f"SET temp_directory = {sql_string(layout.spill)}")  # where it spills, as for a file opened directly
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.
-    con.execute(f"SET memory_limit = '{memory_limit or os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '384MB')}'")
+    con.execute(f"SET memory_limit = '{os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '384MB')}'")
     threads = os.environ.get("NEWS_ETL_DUCKDB_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")

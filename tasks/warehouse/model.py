@@ -654,13 +654,13 @@ def build(layout: WarehouseLayout, select: list[str] | None = None, sql_dir: Pat
           run_id: str | None = None, con=None) -> BuildResult:
     """Build every model (or ``select``: those models plus missing dependencies), run the data
     tests and update the search index, in one transaction (on ``con`` if given)."""
-    if con is not None:
-        return build_on(con, sql_dir, select, layout=layout, full_refresh=full_refresh, run_id=run_id)
-    con = connect(layout, wait_seconds=default_wait_seconds())
+    own = con is None
+    con = con or connect(layout, wait_seconds=default_wait_seconds())
     try:
         return build_on(con, sql_dir, select, layout=layout, full_refresh=full_refresh, run_id=run_id)
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def render_docs(sql_dir: Path) -> str:

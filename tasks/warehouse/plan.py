@@ -55,7 +55,7 @@ def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
     found = candidates.num_rows
     batches, new = _new_files_in_batches(options, layout, run_id, candidates)
     del candidates
-    pa.default_memory_pool().release_unused()  # the walk's buffers (a quarter GB at 1M files) go back before the batches
+    pa.default_memory_pool().release_unused()  # the walk's buffers go back to the system before the batches
     new_rejected = _new_rejections(layout, rejected)
     return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], new_rejected,
                 found + len(rejected), found - new + len(rejected) - len(new_rejected),
