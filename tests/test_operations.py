@@ -404,3 +404,24 @@ def test_a_warehouse_path_with_quotes_works(prefect_harness, corpus, tmp_path):
         proc = subprocess.run([sys.executable, "-m", "news_etl.flows.cli", *command, "--warehouse", str(warehouse)],
                               cwd=REPO, capture_output=True, text=True, timeout=60, env=_env())
         assert proc.returncode == 0, (command, proc.stderr)
+
+
+def test_batches_are_cut_by_count_and_bytes_in_path_order(tmp_path):
+    """The plan's batches: at most batch_docs files and batch_bytes bytes each, a file larger than
+    batch_bytes alone, in path order, whatever the record batches the plan's query streams."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from news_etl.tasks.ingest.inputs import FILE_SCHEMA
+    from news_etl.tasks.warehouse.plan import _cut_batches
+
+    sizes = [10, 10, 10, 10, 100, 10, 30, 30, 5, 5, 5, 5, 5, 60]
+    rows = pa.Table.from_pylist([{"path": f"/in/{i:02d}.txt", "root": "/in", "size": s, "mtime_ns": 0, "kind": "txt",
+                                  "offset": 0, "length": -1, "first_line": 1} for i, s in enumerate(sizes)], schema=FILE_SCHEMA)
+    layout = WarehouseLayout(tmp_path)
+    layout.batch_file("r", 0).parent.mkdir(parents=True)
+    for chunk in (1, 3, len(sizes)):
+        paths, n = _cut_batches(iter(rows.to_batches(max_chunksize=chunk)), layout, "r", 3, 50)
+        batches = [[int(p[4:6]) for p in pq.read_table(f).column("path").to_pylist()] for f in paths]
+        assert n == len(sizes)
+        assert batches == [[0, 1, 2], [3], [4], [5, 6], [7, 8, 9], [10, 11, 12], [13]]

@@ -12,7 +12,9 @@ import os
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 
 from ..ingest.inputs import FILE_SCHEMA, files_table, split_jsonl, walk_tables
@@ -97,27 +99,40 @@ def _has_manifest(con, layout: WarehouseLayout) -> bool:
 
 
 def _cut_batches(reader, layout: WarehouseLayout, run_id: str, max_docs: int, max_bytes: int) -> tuple[list[str], int]:
-    """Batches bounded by count and bytes (a large file gets its own batch), each written to a file."""
+    """Batches bounded by count and bytes (a large file gets its own batch), each written to a
+    file. Cut on Arrow slices: a first run's million rows never become Python objects."""
     paths: list[str] = []
-    current: list[dict] = []
-    size = n = 0
-
-    def flush():
-        paths.append(str(write_parquet(files_table(current), layout.batch_file(run_id, len(paths)))))
-
+    current: list[pa.Table] = []
+    count = size = n = 0
     for record_batch in reader:
-        for file_row in record_batch.to_pylist():
-            n += 1
-            for row in split_jsonl(file_row, max_bytes):
-                row_bytes = row["size"] if row["length"] < 0 else row["length"]
-                if current and (len(current) >= max_docs or size + row_bytes > max_bytes):
-                    flush()
-                    current, size = [], 0
-                current.append(row)
-                size += row_bytes
+        n += record_batch.num_rows
+        rows = _split_large_jsonl(pa.Table.from_batches([record_batch]), max_bytes)
+        row_bytes = pc.if_else(pc.less(rows["length"], 0), rows["size"], rows["length"]).to_numpy()
+        ends = np.cumsum(row_bytes)
+        pos = 0
+        while pos < len(row_bytes):
+            before = int(ends[pos - 1]) if pos else 0
+            # rows that still fit: count below max_docs, bytes within max_bytes
+            take = min(max_docs - count, int(np.searchsorted(ends, before + max_bytes - size, side="right")) - pos)
+            if take <= 0 and not current:
+                take = 1  # a file larger than max_bytes: a batch of its own
+            if take > 0:
+                current.append(rows.slice(pos, take))
+                count, size, pos = count + take, size + int(ends[pos + take - 1]) - before, pos + take
+            if pos < len(row_bytes) or count >= max_docs:
+                paths.append(str(write_parquet(pa.concat_tables(current), layout.batch_file(run_id, len(paths)))))
+                current, count, size = [], 0, 0
     if current:
-        flush()
+        paths.append(str(write_parquet(pa.concat_tables(current), layout.batch_file(run_id, len(paths)))))
     return paths, n
+
+
+def _split_large_jsonl(rows: pa.Table, max_bytes: int) -> pa.Table:
+    """``rows`` with each .jsonl file larger than ``max_bytes`` as its byte ranges (``split_jsonl``)."""
+    large = pc.and_(pc.equal(rows["kind"], "jsonl"), pc.greater(rows["size"], max_bytes))
+    if not pc.any(large).as_py():
+        return rows
+    return files_table([part for row in rows.to_pylist() for part in split_jsonl(row, max_bytes)])
 
 
 def _new_rejections(layout: WarehouseLayout, rejected: list[Quarantined]) -> list[Quarantined]:
