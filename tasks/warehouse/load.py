@@ -130,7 +130,8 @@ def _drop_loaded(con, chunks: list[dict]) -> int:
                 SELECT doc_id, filename, row_number() OVER (PARTITION BY doc_id ORDER BY filename) AS rn
                 FROM read_parquet(?, filename = true))
             SELECT filename, list(doc_id) FROM staged
-            WHERE rn > 1 OR doc_id IN (SELECT doc_id FROM lake.documents)
+            -- (the staged ids looked up in the lake, not a hash table of every loaded id built)
+            WHERE rn > 1 OR doc_id IN (SELECT doc_id FROM lake.documents SEMI JOIN staged USING (doc_id))
             GROUP BY filename
             """,
             [_parts(chunks, "documents")],
@@ -232,15 +233,14 @@ def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list
                         by_date.setdefault(c["ingest_date"] or run.ingest_date, []).append(c["parts"][table])
                 exclude = f" EXCLUDE ({', '.join(FILE_ONLY_COLUMNS[table])})" if table in FILE_ONLY_COLUMNS else ""
                 for day, parts in sorted(by_date.items()):
-                    con.execute(
+                    counts[table] += con.execute(
                         f"INSERT INTO lake.{table} BY NAME SELECT *{exclude}, ?::DATE AS ingest_date "
                         "FROM read_parquet(?, union_by_name = true)",
                         [day, parts],
-                    )
+                    ).fetchone()[0]  # (the rows it inserted: counting them after scans the whole table)
                     for staged in parts:
                         target = layout.lake_file(table, day, run_id, staged)
                         files.append((run_id, table, layout.relative(staged), layout.relative(target), pq.read_metadata(staged).num_rows))
-                counts[table] = con.execute(f"SELECT count(*) FROM lake.{table} WHERE run_id = ?", [run_id]).fetchone()[0]
             if files:
                 con.executemany("INSERT INTO meta.lake_files VALUES (?, ?, ?, ?, ?)", files)
             row = {"run_id": run_id, "started_at": run.started_at, "inputs": plan.inputs, "inputs_found": plan.found,
