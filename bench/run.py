@@ -5,9 +5,10 @@ documents and write them to Parquet with pyarrow, no cleaning, one process), run
 in a subprocess against a background Prefect server while sampling the peak RSS of its whole
 process tree, read the seconds per step from meta.runs, and score the cleaner's removed lines
 against the generator's ground truth. Then, as the next cron run would, run again over the same
-input plus ``--scheduled`` new documents (another seed) into the warehouse the first run built:
+input plus ``--scheduled`` new documents (another seed) into each warehouse the first runs built:
 what a scheduled run costs once the warehouse holds the corpus (the median of ``--repeats`` such
-runs, each with another seed's new documents). Writes
+runs, each with another seed's new documents; the sizes take turns, so that the machine's drift
+within the hour falls on each alike). Writes
 bench/results/bench-<time>.json, latest.json and a PNG plot of time and peak memory against
 corpus size.
 
@@ -193,43 +194,47 @@ def run_facts(warehouse: Path, truth: Path) -> dict:
     }
 
 
-def scheduled_run(corpus: Path, extras: list[Path], fmt: str, warehouse: Path, workers: int, env: dict) -> dict:
-    """Cron runs after the first, one for each of ``extras``: the same input directory again (every
-    file unchanged) and the directories of new documents so far, into the warehouse the first run
-    built. The run of median seconds stands for them (one run is at the mercy of the machine's
-    noise); every run's seconds are kept."""
-    runs = []
-    for k in range(1, len(extras) + 1):
-        run = run_pipeline([input_dir(corpus, fmt), *(input_dir(e, fmt) for e in extras[:k])], warehouse, workers, env)
-        con = duckdb.connect(str(WarehouseLayout(warehouse).database), read_only=True)
-        try:
-            steps, docs_in, _ = last_run(con)
-        finally:
-            con.close()
-        runs.append((run, steps, docs_in))
-    run, steps, docs_in = sorted(runs, key=lambda r: r[0]["seconds"])[len(runs) // 2]
-    return {"new_docs": docs_in, "seconds": round(run["seconds"], 2), "runs": [round(r[0]["seconds"], 2) for r in runs],
-            "peak_rss_mb": round(max(r[0]["peak_rss_mb"] for r in runs)),
+def scheduled_runs(benched: list[tuple[dict, Path, Path]], fmt: str, workers: int, cache: Path, env: dict,
+                   new_docs: int, repeats: int, syndicated: int) -> None:
+    """Cron runs after the first, ``repeats`` into each warehouse the first runs built: the same
+    input directory again (every file unchanged) and the directories of new documents so far. The
+    sizes take turns (10k, 1M, 10k, 1M, ...) so that the machine's drift falls on each alike; the run
+    of median seconds stands for a size's runs (one run is at the mercy of the machine's noise),
+    and every run's seconds are kept. Sets each record's ``scheduled``."""
+    extras = [corpus_for(new_docs, fmt, cache, seed=k, syndicated=syndicated) for k in range(1, repeats + 1)]
+    runs: dict[int, list] = {id(record): [] for record, _, _ in benched}
+    for k in range(1, repeats + 1):
+        for record, corpus, warehouse in benched:
+            run = run_pipeline([input_dir(corpus, fmt), *(input_dir(e, fmt) for e in extras[:k])], warehouse, workers, env)
+            con = duckdb.connect(str(WarehouseLayout(warehouse).database), read_only=True)
+            try:
+                steps, docs_in, _ = last_run(con)
+            finally:
+                con.close()
+            runs[id(record)].append((run, steps, docs_in))
+    for record, _, _ in benched:
+        mine = runs[id(record)]
+        run, steps, docs_in = sorted(mine, key=lambda r: r[0]["seconds"])[len(mine) // 2]
+        record["scheduled"] = {
+            "new_docs": docs_in, "seconds": round(run["seconds"], 2), "runs": [round(r[0]["seconds"], 2) for r in mine],
+            "peak_rss_mb": round(max(r[0]["peak_rss_mb"] for r in mine)),
             "step_seconds": steps, "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2)}
 
 
-def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, new_docs: int, syndicated: int = 0,
-               repeats: int = 3) -> dict:
+def first_run(size: int, fmt: str, workers: int, cache: Path, env: dict, workdir: Path,
+              syndicated: int = 0) -> tuple[dict, Path, Path]:
+    """The first run over a corpus of ``size`` into a warehouse under ``workdir``, next to the
+    floor: its record, the corpus and the warehouse (kept for the scheduled runs)."""
     corpus = corpus_for(size, fmt, cache, syndicated=syndicated)
     meta = json.loads((corpus / "corpus.json").read_text())
-    with tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp:
-        floor = measure_floor(corpus, fmt, Path(tmp) / "floor")
-        env = {**os.environ, "PREFECT_API_URL": server_url, "PREFECT_LOGGING_LEVEL": "WARNING",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-        run = run_pipeline([input_dir(corpus, fmt)], Path(tmp) / "warehouse", workers, env)
-        facts = run_facts(Path(tmp) / "warehouse", corpus / "truth.parquet")
-        scheduled = None
-        if new_docs:
-            extras = [corpus_for(new_docs, fmt, cache, seed=k, syndicated=syndicated) for k in range(1, repeats + 1)]
-            scheduled = scheduled_run(corpus, extras, fmt, Path(tmp) / "warehouse", workers, env)
+    floor = measure_floor(corpus, fmt, workdir / "floor")
+    shutil.rmtree(workdir / "floor", ignore_errors=True)
+    warehouse = workdir / "warehouse"
+    run = run_pipeline([input_dir(corpus, fmt)], warehouse, workers, env)
+    facts = run_facts(warehouse, corpus / "truth.parquet")
     steps = facts["step_seconds"]
     mb = meta["bytes"] / 2**20
-    return {
+    record = {
         "docs": size, "format": fmt, "syndicated": syndicated, "workers": workers, "mb": round(mb, 1),
         "seconds": round(run["seconds"], 2),
         "docs_per_s": round(size / run["seconds"]),
@@ -243,9 +248,10 @@ def bench_size(size: int, fmt: str, workers: int, cache: Path, server_url: str, 
         "step_seconds": steps,
         "fixed_seconds": round(run["seconds"] - sum(steps.values()), 2),
         **{k: v for k, v in facts.items() if k != "step_seconds"},
-        "scheduled": scheduled,
+        "scheduled": None,
         "summary": run["stdout"],
     }
+    return record, corpus, warehouse
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -280,7 +286,7 @@ def main() -> None:
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "news-etl-bench"),
                         help="where generated corpora are kept between runs")
     parser.add_argument("--scheduled", type=int, default=1000, metavar="N",
-                        help="after each size, time the next run, which finds N new documents (0: none)")
+                        help="after the first runs, time the next run into each warehouse, which finds N new documents (0: none)")
     parser.add_argument("--repeats", type=int, default=3, metavar="K",
                         help="time K such runs, each with N more new documents, and report the median")
     parser.add_argument("--syndicated", type=int, default=0, metavar="N",
@@ -293,13 +299,19 @@ def main() -> None:
     cache, out = Path(args.cache), Path(args.out)
     cache.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    with tempfile.TemporaryDirectory(prefix="news-etl-prefect-") as home, PrefectServer(Path(home)) as server:
+    with (tempfile.TemporaryDirectory(prefix="news-etl-prefect-") as home, PrefectServer(Path(home)) as server,
+          tempfile.TemporaryDirectory(prefix="news-etl-bench-") as tmp):
+        env = {**os.environ, "PREFECT_API_URL": server.url, "PREFECT_LOGGING_LEVEL": "WARNING",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        benched = []
         for size in sorted(args.sizes):
-            result = bench_size(size, args.format, args.workers, cache, server.url, args.scheduled, args.syndicated,
-                                args.repeats)
-            results.append(result)
-            print(json.dumps({k: v for k, v in result.items() if k != "summary"}), flush=True)
+            benched.append(first_run(size, args.format, args.workers, cache, env, Path(tmp) / str(size), args.syndicated))
+            print(json.dumps({k: v for k, v in benched[-1][0].items() if k not in ("summary", "scheduled")}), flush=True)
+        if args.scheduled:
+            scheduled_runs(benched, args.format, args.workers, cache, env, args.scheduled, args.repeats, args.syndicated)
+    results = [record for record, _, _ in benched]
+    for result in results:
+        print(json.dumps({"docs": result["docs"], "scheduled": result["scheduled"]}), flush=True)
     report = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
