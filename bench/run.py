@@ -202,18 +202,17 @@ def scheduled_runs(benched: list[tuple[dict, Path, Path]], fmt: str, workers: in
     of median seconds stands for a size's runs (one run is at the mercy of the machine's noise),
     and every run's seconds are kept. Sets each record's ``scheduled``."""
     extras = [corpus_for(new_docs, fmt, cache, seed=k, syndicated=syndicated) for k in range(1, repeats + 1)]
-    runs: dict[int, list] = {id(record): [] for record, _, _ in benched}
+    runs: list[list] = [[] for _ in benched]
     for k in range(1, repeats + 1):
-        for record, corpus, warehouse in benched:
+        for (_, corpus, warehouse), mine in zip(benched, runs):
             run = run_pipeline([input_dir(corpus, fmt), *(input_dir(e, fmt) for e in extras[:k])], warehouse, workers, env)
             con = duckdb.connect(str(WarehouseLayout(warehouse).database), read_only=True)
             try:
                 steps, docs_in, _ = last_run(con)
             finally:
                 con.close()
-            runs[id(record)].append((run, steps, docs_in))
-    for record, _, _ in benched:
-        mine = runs[id(record)]
+            mine.append((run, steps, docs_in))
+    for (record, _, _), mine in zip(benched, runs):
         run, steps, docs_in = sorted(mine, key=lambda r: r[0]["seconds"])[len(mine) // 2]
         record["scheduled"] = {
             "new_docs": docs_in, "seconds": round(run["seconds"], 2), "runs": [round(r[0]["seconds"], 2) for r in mine],

@@ -261,6 +261,9 @@ class StagedBatch:
 
     def result(self, n_bytes: int, recleaned_date: date | None = None) -> BatchResult:
         self.flush()
+        # the chunk's freed heap back to the system (malloc_trim): a worker waiting for its next
+        # batch, or the run's process after its one batch, holds only what it keeps
+        pa.default_memory_pool().release_unused()
         return BatchResult(self.batch_no, self.chunks, self.n_documents, self.n_quarantined, n_bytes,
                            time.perf_counter() - self.started, recleaned_date, self.n_duplicates)
 
@@ -317,22 +320,13 @@ def retry_on_transient_io(task, task_run, state) -> bool:
     return isinstance(exc, (TimeoutError, ConnectionError)) or (isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
 
 
-def _give_back_memory() -> None:
-    """Return the freed heap of a batch to the system (``malloc_trim``): a worker waiting for its
-    next batch, or the run's process after its one batch, holds only what it keeps."""
-    pa.default_memory_pool().release_unused()
-
-
 @task(name="reclean-batch", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_on_transient_io)
 def reclean_batch(lake_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
-    result = reclean_documents(lake_file, options, run, batch_no)
-    _give_back_memory()
-    return result
+    return reclean_documents(lake_file, options, run, batch_no)
 
 
 @task(name="process-batch", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_on_transient_io)
 def process_batch(batch_file: str, options: RunOptions, run: RunContext, batch_no: int) -> BatchResult:
     result = process_files(read_batch(batch_file), options, run, batch_no)
-    _give_back_memory()
     crash_point("after_batch")
     return result

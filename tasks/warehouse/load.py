@@ -130,7 +130,7 @@ def _drop_loaded(con, chunks: list[dict]) -> int:
                 SELECT doc_id, filename, row_number() OVER (PARTITION BY doc_id ORDER BY filename) AS rn
                 FROM read_parquet(?, filename = true))
             SELECT filename, list(doc_id) FROM staged
-            -- (the staged ids looked up in the lake, not a hash table of every loaded id built)
+            -- (the staged ids are looked up in the lake: no hash table of every loaded id)
             WHERE rn > 1 OR doc_id IN (SELECT doc_id FROM lake.documents SEMI JOIN staged USING (doc_id))
             GROUP BY filename
             """,

@@ -104,6 +104,10 @@ def _cut_batches(reader, layout: WarehouseLayout, run_id: str, max_docs: int, ma
     paths: list[str] = []
     current: list[pa.Table] = []
     count = size = n = 0
+
+    def flush():
+        paths.append(str(write_parquet(pa.concat_tables(current), layout.batch_file(run_id, len(paths)))))
+
     for record_batch in reader:
         n += record_batch.num_rows
         rows = _split_large_jsonl(pa.Table.from_batches([record_batch]), max_bytes)
@@ -120,10 +124,10 @@ def _cut_batches(reader, layout: WarehouseLayout, run_id: str, max_docs: int, ma
                 current.append(rows.slice(pos, take))
                 count, size, pos = count + take, size + int(ends[pos + take - 1]) - before, pos + take
             if pos < len(row_bytes) or count >= max_docs:
-                paths.append(str(write_parquet(pa.concat_tables(current), layout.batch_file(run_id, len(paths)))))
+                flush()
                 current, count, size = [], 0, 0
     if current:
-        paths.append(str(write_parquet(pa.concat_tables(current), layout.batch_file(run_id, len(paths)))))
+        flush()
     return paths, n
 
 
