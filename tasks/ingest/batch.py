@@ -27,6 +27,7 @@ from ..cleaning.normalize import normalize
 from ..cleaning.ruleset import RuleSet, cached_rules
 from ..cleaning.structure import strip_site_name
 from ..crashpoints import crash_point
+from ..memory import give_back
 from ..options import RunContext, RunOptions
 from .extract import EXTRACTOR, RAW_FIELDS, BadInput, RawDocument, extract_html, read_file
 from .fingerprint import minhashes
@@ -36,8 +37,6 @@ from .lake import (article_row, boilerplate_rows, document_row, input_row, line_
 from .quarantine import Quarantined, keep_copy
 from .words import many_word_counts
 
-# Arrow's default pool (mimalloc) keeps the pages a chunk's tables freed, and the worker's RSS with them.
-pa.set_memory_pool(pa.system_memory_pool())
 logger = logging.getLogger(__name__)
 
 
@@ -263,7 +262,7 @@ class StagedBatch:
         self.flush()
         # the chunk's freed heap back to the system (malloc_trim): a worker waiting for its next
         # batch, or the run's process after its one batch, holds only what it keeps
-        pa.default_memory_pool().release_unused()
+        give_back()
         return BatchResult(self.batch_no, self.chunks, self.n_documents, self.n_quarantined, n_bytes,
                            time.perf_counter() - self.started, recleaned_date, self.n_duplicates)
 

@@ -21,6 +21,7 @@ from ..ingest.inputs import FILE_SCHEMA, files_table, split_jsonl, walk_tables
 from ..ingest.lake import write_parquet
 from ..ingest.quarantine import Quarantined
 from ..layout import WarehouseLayout
+from ..memory import give_back
 from ..options import RunOptions
 from .database import connect, default_wait_seconds, sql_string
 
@@ -57,7 +58,7 @@ def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
     found = candidates.num_rows
     batches, new = _new_files_in_batches(options, layout, run_id, candidates)
     del candidates
-    pa.default_memory_pool().release_unused()  # the walk's buffers go back to the system before the batches
+    give_back()  # the walk's buffers go back to the system before the batches
     new_rejected = _new_rejections(layout, rejected)
     return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], new_rejected,
                 found + len(rejected), found - new + len(rejected) - len(new_rejected),
