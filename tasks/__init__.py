@@ -6,8 +6,8 @@
 - ``warehouse/``: the flow's own process, the only one that opens DuckDB: lock, plan, load,
   models, search, export; it alone creates the ``meta.*`` tables.
 
-``options`` (RunOptions, RunContext), ``layout`` (WarehouseLayout, atomic writes) and
-``crashpoints`` are shared by all three.
+``options`` (RunOptions, RunContext), ``layout`` (WarehouseLayout, atomic writes), ``memory``
+(Arrow's pool, freed heap given back) and ``crashpoints`` are shared by all three.
 """
 
 PIPELINE_VERSION = "0.1.0"
