@@ -304,10 +304,10 @@ class Reader:
         self.close()
 
 
-def open_reader(layout: WarehouseLayout, memory_limit: str | None = None) -> Reader:
-    """A DuckDB connection with the catalog's objects over Arrow datasets of the published files,
-    in a database attached read-only, with file access off and the configuration locked before
-    any user SQL runs."""
+def open_reader(layout: WarehouseLayout, memory_limit: str | None = None, only: set[str] | None = None) -> Reader:
+    """A DuckDB connection with the catalog's objects (or those named in ``only``: each object's
+    files are listed when it is created) over Arrow datasets of the published files, in a database
+    attached read-only, with file access off and the configuration locked before any user SQL runs."""
     objects = read_objects(layout)
     con = duckdb.connect()
     scratch = Path(tempfile.mkdtemp(prefix="news-etl-reader-"))
@@ -324,7 +324,7 @@ def open_reader(layout: WarehouseLayout, memory_limit: str | None = None) -> Rea
         path = _sql_string(str(scratch / "reader.duckdb"))
         con.execute(f"ATTACH {path} AS build")
         con.execute("USE build")
-        _build(con, objects, source)
+        _build(con, [o for o in objects if only is None or o.qualified in only], source)
         con.execute("USE memory")
         con.execute("DETACH build")
         con.execute(f"ATTACH {path} AS warehouse (READ_ONLY)")

@@ -40,9 +40,11 @@ class Figures:
 def figures(layout: WarehouseLayout, run_id: str | None = None) -> Figures:
     """The report's figures, for the warehouse or (``run_id``) for what one run loaded."""
     out = Figures("warehouse" if run_id is None else f"run {run_id}", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    reader = open_reader(layout)
+    # a run's rows are in its own lake files: read those, not the whole lake
+    lake = () if run_id else ("lake.documents", "lake.boilerplate", "lake.quarantine")
+    reader = open_reader(layout, only={*lake, "marts.articles", "marts.near_duplicates"})
     with reader as con:
-        if run_id:  # a run's rows are in its own lake files: read those, not the whole lake
+        if run_id:
             for table in ("documents", "articles", "boilerplate", "quarantine"):
                 reader.register_files(f"run_{table}", f"lake.{table}", layout.run_lake_files(table, run_id))
         # documents: what was read; articles: unique articles (exact copies collapsed) for the
