@@ -59,6 +59,14 @@ def test_worker_processes_import_no_duckdb_and_no_model_code():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_walk_allocates_from_the_system_pool():
+    """`news-etl run` starts walking the inputs before it imports the batch code: the module the
+    walk lives in must set Arrow's system pool itself (mimalloc would keep the walk's freed tables)."""
+    code = "import pyarrow as pa, news_etl.tasks.ingest.inputs; print(pa.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "system"
+
+
 def test_run_works_from_a_directory_with_its_own_tasks_and_flows(prefect_harness, tmp_path, foreign_cwd):
     """`news-etl run` (here as ``python -m``, which puts the cwd first on sys.path) and its worker
     processes import news_etl as installed, never the cwd's ``tasks`` or ``flows``."""

@@ -30,7 +30,6 @@ def default_wait_seconds() -> float:
 # DuckDB compresses a row group's columns in memory when it writes them, outside its memory limit:
 # a row group of raw texts at the default 122,880 rows holds hundreds of MB per writing thread.
 ROW_GROUP_SIZE = 16_384
-ALLOCATOR_FLUSH_THRESHOLD = "8MB"
 
 
 def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: float = 0.0) -> duckdb.DuckDBPyConnection:
@@ -64,10 +63,10 @@ def connect(layout: WarehouseLayout, read_only: bool = False, wait_seconds: floa
     con.execute("SET preserve_insertion_order = false")
     # Bounded memory: DuckDB spills to disk beyond this instead of growing with the corpus.
     con.execute(f"SET memory_limit = '{os.environ.get('NEWS_ETL_DUCKDB_MEMORY', '384MB')}'")
-    # The memory limit bounds DuckDB's buffers, not what its allocator keeps of the memory a query
-    # freed: by default it gives that back only after a query that peaked above 128 MB, so a
-    # model build held hundreds of MB over the limit. Give it back after every larger query.
-    con.execute(f"SET allocator_flush_threshold = '{ALLOCATOR_FLUSH_THRESHOLD}'")
+    # The limit bounds DuckDB's buffers, not what its allocator keeps of the memory a query freed,
+    # which counts in the process's RSS all the same; by default it is given back only after a
+    # query that peaked above 128 MB.
+    con.execute("SET allocator_flush_threshold = '8MB'")
     threads = os.environ.get("NEWS_ETL_DUCKDB_THREADS")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
