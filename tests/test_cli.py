@@ -378,6 +378,9 @@ def test_a_deployment_stores_only_the_options_given(tmp_path):
 def test_version_status_json_and_sql_formats(seeds_warehouse):
     res = cli("--version")
     assert res.returncode == 0 and re.fullmatch(r"news-etl \d+\.\d+\.\d+\S*", res.stdout.strip())
+    # the command exits without the interpreter's teardown: what it printed is flushed all the same
+    res = cli("sql", "select range as i from range(50000)", "--warehouse", seeds_warehouse, "--format", "csv", "--max-rows", "0")
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 50001 and res.stdout.endswith("49999\n")
     status = json.loads(cli_here("status", "--warehouse", seeds_warehouse, "--json").stdout)
     run = status["runs"][0]
     assert run["status"] == "succeeded" and run["summary"]["articles_out"] == 5 and run["loaded"]
