@@ -6,7 +6,9 @@ task run's context): what it imports, every worker carries, so no DuckDB and no 
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, unmapped
+from itertools import islice
+
+from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 
 from news_etl.flows.progress import batch_progress
@@ -15,15 +17,24 @@ from news_etl.tasks.options import RunContext, RunOptions
 
 
 @flow(name="process-batches", log_prints=False)
-def process_batches(batches: list[str], kept: list[str], options: RunOptions, run: RunContext) -> list[BatchResult]:
+def process_batches(batches: list[str], kept: list[str], options: RunOptions, run: RunContext,
+                    in_flight: int | None = None) -> list[BatchResult]:
     """The batch tasks, on this flow's task runner (processes or a Dask cluster): one per batch
-    file of new inputs, then one per lake file of ``kept`` documents to clean again. The pool
-    ends with this flow, so its workers' memory is given back before the load and the models."""
-    futures = process_batch.map(batches, unmapped(options), unmapped(run), range(len(batches)))
-    if kept:
-        futures += reclean_batch.map(kept, unmapped(options), unmapped(run), range(len(batches), len(batches) + len(kept)))
-    results, advance = [], batch_progress(get_run_logger(), len(futures))
-    for fut in as_completed(futures):
+    file of new inputs, then one per lake file of ``kept`` documents to clean again; at most
+    ``in_flight`` submitted at a time (None: all at once), because a submitted task holds its
+    pickled call (with Prefect's context and environment) in this process until a worker takes
+    it, and a first run has hundreds. The pool ends with this flow, so its workers' memory is
+    given back before the load and the models."""
+    calls = iter([(process_batch, batch, n) for n, batch in enumerate(batches)]
+                 + [(reclean_batch, lake_file, n) for n, lake_file in enumerate(kept, len(batches))])
+    total = len(batches) + len(kept)
+    pending = {task.submit(path, options, run, n) for task, path, n in islice(calls, in_flight or total)}
+    results, advance = [], batch_progress(get_run_logger(), total)
+    while pending:
+        fut = next(as_completed(list(pending)))
+        pending.discard(fut)
+        for task, path, n in islice(calls, 1):
+            pending.add(task.submit(path, options, run, n))
         results.append(fut.result())
         advance(results[-1].documents + results[-1].quarantined)
     return results

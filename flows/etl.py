@@ -178,8 +178,11 @@ def process(plan: Plan, options: RunOptions, run: RunContext) -> list[BatchResul
         if isinstance(runner, ThreadPoolTaskRunner):  # no pool: the batches run here
             results = process_batches_here(plan.batches, plan.kept, options, run)
         else:
-            with api_shared_with_workers(isinstance(runner, ProcessPoolTaskRunner)):
-                results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run)
+            local = isinstance(runner, ProcessPoolTaskRunner)
+            # a local pool: each worker has one batch running and one waiting (a cluster takes them all)
+            in_flight = 2 * pool_size(options.workers, plan.n_batches) if local else None
+            with api_shared_with_workers(local):
+                results = process_batches.with_options(task_runner=runner)(plan.batches, plan.kept, options, run, in_flight)
     if plan.rejected:
         results.append(stage_quarantined(plan.rejected, options, run, plan.n_batches))
     return sorted(results, key=lambda r: r.batch_no)
@@ -209,7 +212,12 @@ def task_runner_for(workers: int | None = None, dask_address: str | None = None,
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)
-    workers = min(workers or os.cpu_count() or 1, n_tasks or os.cpu_count() or 1)
+    workers = pool_size(workers, n_tasks)
     if workers <= 1:
         return ThreadPoolTaskRunner(max_workers=1)
     return ProcessPoolTaskRunner(max_workers=workers)
+
+
+def pool_size(workers: int | None, n_tasks: int | None) -> int:
+    """Worker processes for ``n_tasks`` tasks: ``workers`` (default: one per core), never more than tasks."""
+    return min(workers or os.cpu_count() or 1, n_tasks or os.cpu_count() or 1)

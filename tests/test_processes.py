@@ -141,3 +141,21 @@ def test_the_guardian_kills_what_holds_its_token_when_its_parent_dies(tmp_path):
         bystander.wait()
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_pool_is_handed_its_batches_a_few_at_a_time(prefect_harness, tmp_path, monkeypatch):
+    """Two workers get at most four batch tasks submitted at once (each holds its pickled call in
+    the flow's process until a worker takes it), and every batch still runs."""
+    import news_etl.flows.batches as batches
+
+    waited_on = []  # how many submitted tasks each wait for the next result covered
+
+    def as_completed(futures):
+        waited_on.append(len(futures))
+        return real_as_completed(futures)
+
+    real_as_completed = batches.as_completed
+    monkeypatch.setattr(batches, "as_completed", as_completed)
+    summary = run_etl([SEEDS], tmp_path / "wh", workers=2, batch_docs=1)
+    assert (summary.documents_in, summary.batches) == (5, 5)
+    assert waited_on == [4, 4, 3, 2, 1]
