@@ -708,8 +708,8 @@ def _classify(exc: Exception) -> tuple[int, str]:
 def entry() -> None:
     """The ``news-etl`` command: ``main``, then an exit without the interpreter's teardown.
 
-    Freeing every module's objects one by one takes a scheduled run's process about half a second
-    after its work is done. The exit handlers still run (Prefect's drain its queues, ``logging``'s
+    Freeing every module's objects one by one, after the work is done, is a visible share of a
+    scheduled run's time. The exit handlers still run (Prefect's drain its queues, ``logging``'s
     flushes the handlers): this one, registered first, runs last of them."""
     import atexit
 
