@@ -93,28 +93,6 @@ def test_a_share_find_fails_on_is_walked_again_by_python(tmp_path, monkeypatch):
     assert _walked(inputs._walk_in_processes(tops, str(root), str(root), 2, tmp_path)) == expected
 
 
-def test_processes_walk_small_shares_a_few_at_a_time(tmp_path, monkeypatch):
-    """The directories are cut into four shares a process and no more than ``processes`` walkers
-    run at once; a share is read while the next one is walked, and all shares are read."""
-    root, outside = tmp_path / "in", tmp_path / "outside"
-    root.mkdir()
-    outside.mkdir()
-    tops = _tree(root, outside)
-    popen, live, most = inputs.subprocess.Popen, [], []
-
-    def counting(*args, **kwargs):
-        live[:] = [p for p in live if p.poll() is None]
-        live.append(popen(*args, **kwargs))
-        most.append(len(live))
-        return live[-1]
-
-    monkeypatch.setattr(inputs.subprocess, "Popen", counting)
-    walked = _walked(inputs._walk_in_processes(tops, str(root), str(root), 2, tmp_path))
-    assert len(most) == 8 and max(most) <= 2
-    assert walked == _walked([inputs._walk_subtrees(tops, str(root), str(root))])
-    assert not list(tmp_path.glob("walk-*"))
-
-
 def test_a_big_tree_walks_the_same_with_either_walker(tmp_path, monkeypatch):
     root, outside = tmp_path / "in", tmp_path / "outside"
     root.mkdir()

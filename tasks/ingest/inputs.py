@@ -4,7 +4,6 @@ files the plan hands to the batch tasks."""
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import shutil
 import stat
@@ -14,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -196,21 +194,17 @@ def _table(columns: dict[str, list], rejected: list[Quarantined]) -> pa.Table:
 
 def _walk_in_processes(directories: list[str], root: str, root_real: str, processes: int,
                        workdir: str | Path | None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
-    """Walk the trees under ``directories`` in ``processes`` processes at a time, each writing what
-    it found to files in ``workdir``: GNU ``find`` where there is one (it stats a file for less than
-    half of what Python's ``os.scandir`` costs, and its output is read in vectorised Arrow kernels),
-    else ``python -m news_etl.tasks.ingest.inputs TASK`` (nothing of this process comes along).
-
-    The directories are cut into ``SHARES_PER_PROCESS`` shares a process: a finished share is read
-    here while the next ones are walked, so only the last share's reading is left when the walk
-    ends, and one share's output is held at a time."""
+    """Walk the trees under ``directories`` in ``processes`` processes, each writing what it found
+    to files in ``workdir``: GNU ``find`` where there is one (it stats a file for less than half
+    of what Python's ``os.scandir`` costs, and its output is read in vectorised Arrow kernels), else
+    ``python -m news_etl.tasks.ingest.inputs TASK`` (nothing of this process comes along)."""
     find = gnu_find()
-    n_shares = min(len(directories), processes * SHARES_PER_PROCESS)
-    shares = iter([directories[i::n_shares] for i in range(n_shares)])
     with tempfile.TemporaryDirectory(prefix="walk-", dir=workdir) as tmp:
-
-        def start(i: int, share: list[str]):
-            out = Path(tmp) / f"share-{i}"
+        started = []
+        for i in range(processes):
+            share, out = directories[i::processes], Path(tmp) / f"share-{i}"
+            if not share:
+                continue
             out.mkdir()
             if find:
                 (out / "directories").write_bytes(b"".join(os.fsencode(d) + b"\0" for d in share))
@@ -219,8 +213,8 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
                 (out / "task.json").write_text(json.dumps({"directories": share, "root": root, "root_real": root_real,
                                                            "out": str(out / "found.pickle")}))
                 command = [sys.executable, "-m", __name__, str(out / "task.json")]
-            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    preexec_fn=(lambda: os.nice(nice)) if nice else None), share, out
+            started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                             preexec_fn=(lambda: os.nice(nice)) if nice else None), share, out))
 
         def finished(proc, share, out) -> tuple[pa.Table, list[Quarantined]]:
             code = proc.wait()
@@ -233,24 +227,8 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
             with open(out / "found.pickle", "rb") as fh:
                 return pickle.load(fh)
 
-        numbered = enumerate(shares)
-        running = deque(start(i, share) for i, share in itertools.islice(numbered, processes))
-        try:
-            while running:
-                proc, share, out = running.popleft()  # started first, so (the shares being alike) done first
-                proc.wait()
-                following = next(numbered, None)
-                if following is not None:  # a process walks on while this share is read
-                    running.append(start(*following))
-                yield finished(proc, share, out)
-                shutil.rmtree(out, ignore_errors=True)
-        finally:
-            for proc, _, _ in running:  # the caller stopped early (or failed): no walker outlives the walk
-                proc.kill()
-                proc.wait()
-
-
-SHARES_PER_PROCESS = 4
+        for share in started:  # one after the other: reading a share's output holds a few times its size
+            yield finished(*share)
 
 
 @functools.cache
