@@ -52,7 +52,21 @@ def corpus(tmp_path) -> Path:
     return root
 
 
-def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, corpus, tmp_path):
+@pytest.mark.parametrize("walker", ["in process", "find"])
+def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, corpus, tmp_path, monkeypatch, walker):
+    """A re-run finds every input unchanged; a copy and a touched file are read again. With find
+    walking the tree, the second run parses none of its output: the blocks are those the first
+    run committed (``meta.walk_blocks``)."""
+    from news_etl.tasks.ingest import inputs
+
+    parsed = []
+    if walker == "find":
+        if inputs.gnu_find() is None:
+            pytest.skip("no GNU find 4.9 here")
+        monkeypatch.setattr(inputs, "IN_PROCESS_FILES_FIND", 0)
+        monkeypatch.setattr(inputs, "MIN_SUBTREES", 1)
+        parse = inputs._parse_records
+        monkeypatch.setattr(inputs, "_parse_records", lambda *a: parsed.append(parse(*a)[0].num_rows) or parse(*a))
     warehouse = tmp_path / "wh"
     first = run_etl([corpus], warehouse, workers=1)
     assert (first.articles_out, first.quarantined, first.inputs_unchanged) == (5, 1, 0)
@@ -61,12 +75,16 @@ def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, co
     second = run_etl([corpus], warehouse, workers=1)
     assert second.inputs_found == 6 and second.inputs_unchanged == 6 and second.documents_in == 0
     assert table_counts(warehouse) == counts
+    if walker == "find":
+        assert parsed == [6, 0]
 
     # Same content under a new path, and a touched file: read again, recognised by doc_id.
     shutil.copy(corpus / "seeds" / "000_39ce13e694da38b8.txt", corpus / "copy-of-000.txt")
     os.utime(corpus / "seeds" / "001_f6ec2a7ac07d05d1.txt", ns=(1, 1))
     third = run_etl([corpus], warehouse, workers=1)
     assert third.inputs_unchanged == 5 and third.documents_in == 2 and third.duplicates == 2
+    if walker == "find":
+        assert sum(parsed[2:]) >= 6  # the blocks of the new copy and of the touched file
     assert third.articles_out == 0
     after = table_counts(warehouse)
     assert after == {**counts, "meta.inputs": 7}

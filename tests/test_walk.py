@@ -51,7 +51,8 @@ def _tree(root: Path, outside: Path) -> list[str]:
 
 def _walked(found) -> tuple[pa.Table, set]:
     tables, rejected = [], set()
-    for table, bad in found:
+    for item in found:
+        table, bad = item.parse() if isinstance(item, inputs.FindOutput) else item
         tables.append(table)
         rejected |= {(q.source_uri, q.reason) for q in bad}
     return pa.concat_tables(tables).sort_by("path"), rejected
@@ -153,3 +154,71 @@ def test_a_file_reached_through_two_inputs_is_one_candidate(tmp_path):
     assert _overlapping([str(root), str(root / "sub")]) and _overlapping([str(root), str(root)])
     assert _overlapping([str(tmp_path / "link.txt"), str(root / "sub")])
     assert not _overlapping([str(root), str(other), str(tmp_path / "in2")])
+
+
+@needs_find
+def test_a_walk_parses_only_the_blocks_the_last_walk_did_not_see(tmp_path, monkeypatch):
+    """find's output comes in blocks: a block the last committed walk saw byte for byte is
+    counted, not parsed; a file modified in place or added makes its block new, and a block with
+    a rejected entry is never remembered."""
+    from news_etl.tasks.ingest.inputs import WalkMemory
+
+    monkeypatch.setattr(inputs, "IN_PROCESS_FILES_FIND", 0)  # the whole tree goes to find
+    monkeypatch.setattr(inputs, "MIN_SUBTREES", 1)
+    monkeypatch.setattr(inputs.FindOutput, "BLOCK_FILES", 2)  # a block a directory
+    root = tmp_path / "in"
+    for i in range(4):
+        (root / f"d{i}").mkdir(parents=True)
+        for j in range(5):
+            (root / f"d{i}" / f"{j:03d}.txt").write_text(f"doc {i} {j}\n")
+        (root / f"d{i}" / "notes.md").write_text("not an input\n")
+    os.close(os.open(os.path.join(os.fsencode(root / "d3"), b"latin-\xe9.txt"), os.O_CREAT | os.O_WRONLY))
+
+    def walked(known: dict) -> tuple[list[str], WalkMemory]:
+        memory = WalkMemory(known=dict(known))
+        table, _ = _walked(walk_tables([root], workdir=tmp_path, memory=memory))
+        return [os.path.relpath(p, root) for p in table["path"].to_pylist()], memory
+
+    paths, first = walked({})
+    assert len(paths) == 20 and first.skipped == 0
+    assert sorted(first.seen.values()) == [0, 5, 5, 5]  # the root's record, d0-d2; d3's block holds a rejected name
+
+    paths, second = walked(first.seen)
+    assert paths == [f"d3/{j:03d}.txt" for j in range(5)] and second.skipped == 15
+    assert second.seen == first.seen
+
+    os.utime(root / "d1" / "002.txt", ns=(1, 1_700_000_000_000_000_001))  # in place: a new mtime
+    (root / "d2" / "new.txt").write_text("new\n")
+    paths, third = walked(second.seen)
+    assert sorted(p for p in paths if not p.startswith("d3")) == [*(f"d1/{j:03d}.txt" for j in range(5)),
+                                                                 *(f"d2/{j:03d}.txt" for j in range(5)), "d2/new.txt"]
+    assert third.skipped == 5 and sorted(third.seen.values()) == [0, 5, 5, 6]
+    assert len(set(third.seen) & set(second.seen)) == 2  # the root's and d0's blocks
+
+
+@needs_find
+def test_blocks_start_where_the_tree_says_not_where_a_change_was(tmp_path):
+    """Small directories share blocks cut by their paths, big ones have their own: a file added to
+    one directory changes its block only."""
+    root = tmp_path / "in"
+    for i in range(300):
+        (root / f"a{i:04d}").mkdir(parents=True)
+        (root / f"a{i:04d}" / "index.html").write_text("x")
+    (root / "big").mkdir()
+    for j in range(100):
+        (root / "big" / f"{j}.txt").write_text("x")
+
+    def output() -> inputs.FindOutput:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        out.mkdir()
+        (out / "directories").write_bytes(os.fsencode(root) + b"\0")
+        assert __import__("subprocess").run(inputs._find_command(gnu_find(), out)).returncode == 0
+        return inputs.FindOutput.read(out, str(root), str(root))
+
+    before = output()
+    sizes = (before.blocks[:, 1] - before.blocks[:, 0]).tolist()
+    assert sum(sizes) == 1 + 300 * 2 + 1 + 100 and 1 < len(sizes) < 300  # every record, in blocks of several
+    (root / "a0150" / "more.html").write_text("y")
+    after = output()
+    assert len(set(after.digests) - set(before.digests)) == 1
+    assert len(set(before.digests) - set(after.digests)) == 1

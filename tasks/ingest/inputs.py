@@ -4,6 +4,7 @@ files the plan hands to the batch tasks."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import stat
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -68,18 +69,36 @@ def walk(inputs: list[str | Path]) -> Iterator[InputFile | Quarantined]:
             yield InputFile(**row)
 
 
+@dataclass
+class WalkMemory:
+    """What a walk knows of the last committed run's walk, and what it tells the next run.
+
+    find's output comes in blocks: the files it lists after one directory and before the next.
+    A block whose bytes (each file's path, size, mtime, owner and mode) equal a block of the last
+    committed run's walk holds only files that run found unchanged or loaded, with those same
+    sizes and mtimes: they are unchanged now, so the block is counted (``known``: its digest and
+    its input files) and not parsed or looked up in the manifest."""
+
+    known: dict[bytes, int] = field(default_factory=dict)  # the last committed walk's blocks
+    seen: dict[bytes, int] = field(default_factory=dict)  # this walk's blocks, for the next run
+    skipped: int = 0  # input files in known blocks
+
+
 def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_000,
-                workdir: str | Path | None = None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+                workdir: str | Path | None = None, memory: WalkMemory | None = None) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
     """The files under the given paths, as ``_walk_tables`` finds them, or as the walk this
-    process started early (``walk_early``) for the same paths found them."""
+    process started early (``walk_early``) for the same paths found them; with ``memory``, the
+    blocks it knows are left out (``WalkMemory``)."""
     early = _EARLY.pop(_key(inputs), None)
     if early is None:
-        yield from _walk_tables(inputs, processes, chunk, workdir)
-        return
-    early.join()
-    if early.error is not None:
-        raise early.error
-    yield from early.results
+        found: Iterator = _walk_tables(inputs, processes, chunk, workdir)
+    else:
+        early.join()
+        if early.error is not None:
+            raise early.error
+        found = iter(early.results)
+    for item in found:
+        yield item.parse(memory) if isinstance(item, FindOutput) else item
 
 
 def walk_early(inputs: list[str | Path]) -> None:
@@ -111,9 +130,10 @@ def _key(inputs: list[str | Path]) -> tuple[str, ...]:
 
 
 def _walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_000,
-                 workdir: str | Path | None = None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+                 workdir: str | Path | None = None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]] | FindOutput]:
     """The files under the given paths (recursively) as tables of ``FILE_SCHEMA`` (about ``chunk``
-    rows each), with the entries rejected on the way; never leaving a root through links (links
+    rows each) with the entries rejected on the way, or as find's outputs that give such a table
+    when parsed; never leaving a root through links (links
     whose target lies inside the root are skipped: the walk reaches their target anyway).
 
     Each file costs one ``lstat`` (``os.scandir``'s entry already tells a file from a directory or
@@ -167,10 +187,9 @@ def _walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_0
                 columns[c] += found[c]
             yield from flush()
         if stack:
-            for table, bad in _walk_in_processes(stack, root, root_real, processes, workdir, nice):
-                rejected += bad
+            for share in _walk_in_processes(stack, root, root_real, processes, workdir, nice):
                 yield from flush(force=True)
-                yield table, []
+                yield share
     yield from flush(force=True)
 
 
@@ -193,7 +212,7 @@ def _table(columns: dict[str, list], rejected: list[Quarantined]) -> pa.Table:
 
 
 def _walk_in_processes(directories: list[str], root: str, root_real: str, processes: int,
-                       workdir: str | Path | None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]]]:
+                       workdir: str | Path | None, nice: int = 0) -> Iterator[tuple[pa.Table, list[Quarantined]] | FindOutput]:
     """Walk the trees under ``directories`` in ``processes`` processes, each writing what it found
     to files in ``workdir``: GNU ``find`` where there is one (it stats a file for less than half
     of what Python's ``os.scandir`` costs, and its output is read in vectorised Arrow kernels), else
@@ -216,10 +235,12 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
             started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                              preexec_fn=(lambda: os.nice(nice)) if nice else None), share, out))
 
-        def finished(proc, share, out) -> tuple[pa.Table, list[Quarantined]]:
+        def finished(proc, share, out) -> tuple[pa.Table, list[Quarantined]] | FindOutput:
             code = proc.wait()
             if find and code == 0:
-                return _read_find_output(out, root, root_real)
+                output = FindOutput.read(out, root, root_real)
+                if output is not None:
+                    return output
             if find:  # it met an entry it could not read (or one vanished): the Python walker says which
                 return _walk_subtrees(share, root, root_real)
             if code != 0:
@@ -227,7 +248,7 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
             with open(out / "found.pickle", "rb") as fh:
                 return pickle.load(fh)
 
-        for share in started:  # one after the other: reading a share's output holds a few times its size
+        for share in started:  # one after the other: parsing a share's output holds a few times its size
             yield finished(*share)
 
 
@@ -256,12 +277,17 @@ _NAMED_BEFORE_EXTENSION = r"[^/.][^/]*\.[^./]*$"
 def _find_command(find: str, out: Path) -> list[str]:
     """find over the directories listed in ``out/directories``, never following links, writing for
     each regular file its path (``paths``) and size, mtime, owner and permissions (``stats``), in
-    the same order, and every entry that is neither a file nor a directory (links, pipes, devices)
-    to ``others``. Names are matched to kinds afterwards, in Arrow: find's ``-iname`` costs more
-    than the stat."""
+    the same order, with a record of size -1 for each directory (the blocks of ``FindOutput``), and
+    every entry that is neither a file nor a directory (links, pipes, devices) to ``others``. Names
+    are matched to kinds afterwards, in Arrow: find's ``-iname`` costs more than the stat."""
+    paths, stats = str(out / "paths"), str(out / "stats")
     return [find, "-P", "-files0-from", str(out / "directories"),
-            "(", "-type", "f", "-fprintf", str(out / "paths"), "%p\\0", "-fprintf", str(out / "stats"), "%s %T@ %U %m\\n", ")",
-            "-o", "(", "-not", "-type", "f", "-not", "-type", "d", "-fprintf", str(out / "others"), "%y%p\\0", ")"]
+            "(", "-type", "f", "-fprintf", paths, "%p\\0", "-fprintf", stats, "%s %T@ %U %m\\n", ")",
+            "-o", "(", "-type", "d", "-fprintf", paths, "%p\\0", "-fprintf", stats, f"{_DIRECTORY_STATS}\\n", ")",
+            "-o", "(", "-fprintf", str(out / "others"), "%y%p\\0", ")"]
+
+
+_DIRECTORY_STATS = "-1 0.0000000000 0 0"  # a directory's line in ``stats``: no file has a negative size
 
 
 def _kinds(paths: pa.Array) -> pa.Array:
@@ -273,10 +299,97 @@ def _kinds(paths: pa.Array) -> pa.Array:
     return pc.if_else(pc.match_substring_regex(paths, _NAMED_BEFORE_EXTENSION), kinds, pa.scalar(None, pa.string()))
 
 
-def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, list[Quarantined]]:
-    """``_find_command``'s files of a known kind as a table of ``FILE_SCHEMA`` and the entries rejected."""
-    rejected: list[Quarantined] = []
-    for entry in _nul_separated(out / "others"):
+class FindOutput:
+    """One share's ``_find_command`` output, cut into blocks with a digest each, parsed into a
+    table when asked (``parse``).
+
+    A block starts at a directory's record and ends before the next block's. Where blocks start
+    depends on nothing but the directory there and its neighbours, so that a change in one part
+    of a tree leaves the other blocks as they were: a directory with ``BLOCK_FILES`` files or
+    more (listed before its first subdirectory) has a block of its own, and smaller ones are cut
+    into groups of about ``BLOCK_DIRECTORIES`` by a hash of their paths' ends."""
+
+    BLOCK_FILES = 64
+    BLOCK_DIRECTORIES = 64  # a power of two
+
+    def __init__(self, paths: bytes, stats: bytes, others: list[str], root: str, root_real: str):
+        self.paths, self.stats, self.others, self.root, self.root_real = paths, stats, others, root, root_real
+        self.path_ends = np.flatnonzero(np.frombuffer(paths, np.uint8) == 0)
+        self.stat_ends = np.flatnonzero(np.frombuffer(stats, np.uint8) == ord("\n"))
+        n = min(len(self.path_ends), len(self.stat_ends))  # (``read`` drops an output where they differ)
+        starts = np.concatenate([[0], self.stat_ends[:n - 1] + 1]).astype(np.int64)
+        directories = np.flatnonzero(np.frombuffer(stats, np.uint8)[starts[:n]] == ord("-")) if n else np.empty(0, np.int64)
+        first = np.concatenate([[0], directories[self._starts_block(directories, n)]])
+        first = first[np.concatenate([[True], first[1:] > first[:-1]])] if len(first) > 1 else first
+        self.blocks = np.stack([first, np.concatenate([first[1:], [n]])], axis=1)[first < n]  # record ranges
+        path_mv, stat_mv = memoryview(paths), memoryview(stats)
+        self.digests = []
+        for a, b in self.blocks.tolist():
+            h = hashlib.sha256(_BLOCK_SALT)
+            h.update(path_mv[self._path_start(a):int(self.path_ends[b - 1]) + 1])
+            h.update(stat_mv[self._stat_start(a):int(self.stat_ends[b - 1]) + 1])
+            self.digests.append(h.digest()[:16])
+
+    def _starts_block(self, directories: np.ndarray, n: int) -> np.ndarray:
+        """Which directory records start a block (see the class's doc)."""
+        if not len(directories):
+            return np.zeros(0, bool)
+        following = np.diff(np.concatenate([directories, [n]])) - 1  # file records up to the next directory
+        preceding = np.concatenate([[directories[0]], following[:-1]])
+        data = np.frombuffer(self.paths, np.uint8)
+        tail = data[np.maximum(self.path_ends[directories][:, None] - 8 + np.arange(8), 0)].astype(np.uint64)
+        key = (tail << (np.arange(8, dtype=np.uint64) * np.uint64(8))).sum(axis=1, dtype=np.uint64)
+        bits = np.uint64(64 - int(self.BLOCK_DIRECTORIES).bit_length() + 1)
+        hashed = (key * np.uint64(0x9E3779B97F4A7C15)) >> bits  # Fibonacci hashing: the top bits
+        return (hashed == 0) | (following >= self.BLOCK_FILES) | (preceding >= self.BLOCK_FILES)
+
+    @classmethod
+    def read(cls, out: Path, root: str, root_real: str) -> FindOutput | None:
+        """The output in ``out``; None if its two files disagree on the number of records."""
+        paths, stats = (f.read_bytes() if f.exists() else b"" for f in (out / "paths", out / "stats"))
+        output = cls(paths, stats, _nul_separated(out / "others"), root, root_real)
+        return output if len(output.path_ends) == len(output.stat_ends) else None
+
+    def _path_start(self, record: int) -> int:
+        return int(self.path_ends[record - 1]) + 1 if record else 0
+
+    def _stat_start(self, record: int) -> int:
+        return int(self.stat_ends[record - 1]) + 1 if record else 0
+
+    def parse(self, memory: WalkMemory | None = None) -> tuple[pa.Table, list[Quarantined]]:
+        """The files of a known kind as a table of ``FILE_SCHEMA`` and the entries rejected; the
+        blocks ``memory`` knows only counted, the digests of this walk's blocks kept in it."""
+        known = memory.known if memory is not None else {}
+        todo = [i for i, d in enumerate(self.digests) if d not in known]
+        if memory is not None:
+            for i in set(range(len(self.digests))) - set(todo):
+                memory.seen[self.digests[i]] = known[self.digests[i]]
+                memory.skipped += known[self.digests[i]]
+        ranges = self.blocks[todo].tolist()
+        path_mv, stat_mv = memoryview(self.paths), memoryview(self.stats)
+        paths = b"".join(path_mv[self._path_start(a):int(self.path_ends[b - 1]) + 1] for a, b in ranges)
+        stats = b"".join(stat_mv[self._stat_start(a):int(self.stat_ends[b - 1]) + 1] for a, b in ranges)
+        block_of = np.repeat(np.arange(len(ranges)), [b - a for a, b in ranges]) if ranges else np.empty(0, np.int64)
+        table, rejected, kept, bad = _parse_records(paths, stats, self.root, self.root_real)
+        rejected = _check_others(self.others, self.root_real) + rejected
+        if memory is not None and ranges:
+            files = np.bincount(block_of[kept], minlength=len(ranges))
+            dirty = np.bincount(block_of[bad], minlength=len(ranges)) > 0
+            for j, i in enumerate(todo):
+                if not dirty[j]:
+                    memory.seen[self.digests[i]] = int(files[j])
+        return table, rejected
+
+
+# what a block's digest depends on besides its bytes: which names are inputs, and who reads them
+_BLOCK_SALT = json.dumps(["news-etl find blocks 1", sorted(_KIND_SUFFIXES.items()), _NAMED_BEFORE_EXTENSION,
+                          os.geteuid()]).encode()
+
+
+def _check_others(entries: list[str], root_real: str) -> list[Quarantined]:
+    """The links and special files find listed (``%y%p``) that are rejected."""
+    rejected = []
+    for entry in entries:
         kind, path = entry[0], entry[1:]
         name = os.path.basename(path)
         if kind == "l":
@@ -287,19 +400,36 @@ def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, l
             bad = None
         if bad:
             rejected.append(bad)
-    paths = _paths(out / "paths")
-    if not len(paths):
-        return _table({c: [] for c in _SCANNED}, rejected), rejected
-    stats = pacsv.read_csv(out / "stats", read_options=pacsv.ReadOptions(column_names=["size", "mtime", "uid", "mode"]),
+    return rejected
+
+
+def _parse_records(path_data: bytes, stat_data: bytes, root: str,
+                   root_real: str) -> tuple[pa.Table, list[Quarantined], np.ndarray, np.ndarray]:
+    """File records of ``_find_command`` (NUL-terminated paths, lines of stats) as a table of
+    ``FILE_SCHEMA`` of the files of a known kind, the files rejected, and which records became
+    rows (``kept``) or rejections (``bad``)."""
+    rejected: list[Quarantined] = []
+    paths = _paths(path_data)
+    n = len(paths)
+    if not n:
+        return _table({c: [] for c in _SCANNED}, rejected), rejected, np.zeros(0, bool), np.zeros(0, bool)
+    stats = pacsv.read_csv(pa.BufferReader(stat_data), read_options=pacsv.ReadOptions(column_names=["size", "mtime", "uid", "mode"]),
                            parse_options=pacsv.ParseOptions(delimiter=" "),
                            convert_options=pacsv.ConvertOptions(column_types={
                                "size": pa.int64(), "mtime": pa.string(), "uid": pa.int64(), "mode": pa.int64()}))
+    bad = np.zeros(n, bool)
+    good = None
     if isinstance(paths, list):  # some names are not UTF-8
-        good = [_utf8(path) for path in paths]
-        rejected += [_undecodable(path) for path, ok in zip(paths, good) if not ok and kind_of(path)]
-        paths, stats = pa.array([p for p, ok in zip(paths, good) if ok], pa.string()), stats.filter(pa.array(good))
+        good = np.array([_utf8(path) for path in paths], bool)
+        for i in np.flatnonzero(~good).tolist():
+            if kind_of(paths[i]):
+                rejected.append(_undecodable(paths[i]))
+                bad[i] = True
+        paths = pa.array([p if ok else "" for p, ok in zip(paths, good.tolist())], pa.string())
     kinds = _kinds(paths)
-    keep = pc.is_valid(kinds).to_numpy(zero_copy_only=False)
+    keep = pc.and_(pc.is_valid(kinds), pc.greater_equal(stats["size"], 0)).to_numpy(zero_copy_only=False)
+    if good is not None:
+        keep &= good
     if _UID != 0:
         # readable as _scan decides: by anyone, or by its owner being us (%m is octal digits read as decimal)
         mode, uid = stats["mode"], stats["uid"]
@@ -310,18 +440,19 @@ def _read_find_output(out: Path, root: str, root_real: str) -> tuple[pa.Table, l
             if not _readable(os.lstat(path), path):
                 rejected.append(Quarantined(path, "unreadable", "permission denied"))
                 keep[i] = False
-    keep = pa.array(keep)
-    paths, kinds, stats = paths.filter(keep), kinds.filter(keep), stats.filter(keep)
+                bad[i] = True
+    mask = pa.array(keep)
+    paths, kinds, stats = paths.filter(mask), kinds.filter(mask), stats.filter(mask)
     # %T@ is seconds, a dot and ten digits of the fraction (nanoseconds and a 0), the fraction
     # counting forward from the seconds even before 1970 (-5.25 s is "-6.75…")
     seconds_fraction = pc.split_pattern(stats["mtime"], ".")
     mtime_ns = pc.add(pc.multiply(pc.list_element(seconds_fraction, 0).cast(pa.int64()), 1_000_000_000),
                       pc.utf8_slice_codeunits(pc.list_element(seconds_fraction, 1), 0, 9).cast(pa.int64()))
-    n = len(paths)
-    table = pa.table({"path": paths, "root": pa.repeat(root, n), "size": stats["size"], "mtime_ns": mtime_ns, "kind": kinds,
-                      "offset": pa.repeat(pa.scalar(0, pa.int64()), n), "length": pa.repeat(pa.scalar(-1, pa.int64()), n),
-                      "first_line": pa.repeat(pa.scalar(1, pa.int64()), n)}, schema=FILE_SCHEMA)
-    return table, rejected
+    rows = len(paths)
+    table = pa.table({"path": paths, "root": pa.repeat(root, rows), "size": stats["size"], "mtime_ns": mtime_ns, "kind": kinds,
+                      "offset": pa.repeat(pa.scalar(0, pa.int64()), rows), "length": pa.repeat(pa.scalar(-1, pa.int64()), rows),
+                      "first_line": pa.repeat(pa.scalar(1, pa.int64()), rows)}, schema=FILE_SCHEMA)
+    return table, rejected, keep, bad
 
 
 def _octal_digit(mode: pa.Array, k: int) -> pa.Array:
@@ -350,19 +481,18 @@ def _nul_separated(path: Path) -> list[str]:
     return [os.fsdecode(p) for p in path.read_bytes().split(b"\0")[:-1]]
 
 
-def _paths(path: Path) -> pa.Array | list[str]:
+def _paths(data: bytes) -> pa.Array | list[str]:
     """NUL-terminated paths as a string array: one buffer and its offsets, no Python object per
     path; paths that are not UTF-8 decoded as ``os.fsdecode`` does (as ``os.scandir`` gives them)."""
-    if not path.exists() or not path.stat().st_size:
+    if not data:
         return pa.array([], pa.string())
-    data = path.read_bytes()
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0)
     offsets = np.concatenate([[0], ends + 1])
     kind, offsets = (pa.string(), offsets.astype(np.int32)) if len(data) < 2**31 else (pa.large_string(), offsets.astype(np.int64))
     terminated = pa.Array.from_buffers(kind, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     try:
         terminated.validate(full=True)
-    except pa.ArrowInvalid:  # (kept as Python strings: _read_find_output rejects those names)
+    except pa.ArrowInvalid:  # (kept as Python strings: _parse_records rejects those names)
         starts = np.concatenate([[0], ends[:-1] + 1])
         return [os.fsdecode(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
     del offsets, ends

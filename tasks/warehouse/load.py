@@ -36,6 +36,8 @@ META_DDL = [
     """CREATE TABLE IF NOT EXISTS meta.lake_files (
         run_id VARCHAR, table_name VARCHAR, staged_path VARCHAR, lake_path VARCHAR, n_rows BIGINT)""",
     "CREATE TABLE IF NOT EXISTS meta.retired_files (lake_path VARCHAR, run_id VARCHAR)",
+    # the blocks of the last committed run's walk (tasks/ingest/inputs.py, WalkMemory)
+    "CREATE TABLE IF NOT EXISTS meta.walk_blocks (digest BLOB, n_files BIGINT)",
     """CREATE TABLE IF NOT EXISTS meta.runs (
         run_id VARCHAR, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, inputs VARCHAR[],
         documents_in BIGINT, articles_out BIGINT, duplicates BIGINT, quarantined BIGINT,
@@ -222,6 +224,10 @@ def load_run(layout: WarehouseLayout, run: RunContext, plan: Plan, batches: list
                 manifest = _parts(chunks, "inputs")
                 con.execute("DELETE FROM meta.inputs WHERE source_uri IN (SELECT source_uri FROM read_parquet(?))", [manifest])
                 con.execute("INSERT INTO meta.inputs BY NAME SELECT * FROM read_parquet(?)", [manifest])
+            # this walk's blocks replace the last one's: each holds files the manifest now has as walked
+            con.execute("DELETE FROM meta.walk_blocks")
+            if plan.walk_blocks:
+                con.execute("INSERT INTO meta.walk_blocks SELECT digest, n_files FROM read_parquet(?)", [plan.walk_blocks])
             if _parts(chunks, "line_counts"):
                 _add_line_counts(con, _parts(chunks, "line_counts"))
             counts = dict.fromkeys(LAKE_TABLES, 0)

@@ -1,6 +1,7 @@
 """What a run has to do, from its inputs and what the warehouse already holds: the ``Plan``.
 
-The inputs are walked into an Arrow table (about a hundred bytes a file), DuckDB drops the files
+The inputs are walked into an Arrow table (about a hundred bytes a file; the blocks of find's
+output that the last committed walk saw are only counted, ``WalkMemory``), DuckDB drops the files
 the manifest ``meta.inputs`` holds with the same size and mtime, and batches are cut from the
 sorted rest as it streams out of DuckDB. A full refresh also cleans the raw documents the lake keeps
 again; and the lines earlier runs found frequent are handed to the batch tasks in a file.
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
 
-from ..ingest.inputs import FILE_SCHEMA, files_table, split_jsonl, walk_tables
+from ..ingest.inputs import FILE_SCHEMA, WalkMemory, files_table, split_jsonl, walk_tables
 from ..ingest.lake import write_parquet
 from ..ingest.quarantine import Quarantined
 from ..layout import WarehouseLayout
@@ -38,6 +39,7 @@ class Plan:
     found: int = 0  # input files found, and inputs the walk rejected
     unchanged: int = 0  # of those, already loaded with the same size and mtime, or quarantined with the same reason
     frequent_lines: str | None = None  # Parquet file of the lines earlier runs found frequent
+    walk_blocks: str | None = None  # Parquet file of the walk's blocks (WalkMemory.seen), for the next run
 
     @property
     def n_batches(self) -> int:
@@ -49,20 +51,36 @@ def plan(options: RunOptions, layout: WarehouseLayout, run_id: str) -> Plan:
     workdir.mkdir(parents=True, exist_ok=True)
     rejected: list[Quarantined] = []
     tables = []
-    for table, bad in walk_tables(options.inputs, workdir=workdir):
+    memory = WalkMemory(known=_known_blocks(layout))
+    for table, bad in walk_tables(options.inputs, workdir=workdir, memory=memory):
         tables.append(table)
         rejected += bad
     rejected.sort(key=lambda q: q.source_uri)
     candidates = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
     del tables
-    found = candidates.num_rows
+    found = candidates.num_rows + memory.skipped
     batches, new = _new_files_in_batches(options, layout, run_id, candidates)
     del candidates
     give_back()  # the walk's buffers go back to the system before the batches
     new_rejected = _new_rejections(layout, rejected)
+    blocks = pa.table({"digest": pa.array(list(memory.seen), pa.binary()), "n_files": pa.array(list(memory.seen.values()), pa.int64())})
     return Plan(options.inputs, batches, _kept_documents(layout) if options.full_refresh else [], new_rejected,
                 found + len(rejected), found - new + len(rejected) - len(new_rejected),
-                _frequent_lines(layout, run_id, options.repeat_min_docs))
+                _frequent_lines(layout, run_id, options.repeat_min_docs),
+                str(write_parquet(blocks, workdir / "walk_blocks.parquet")))
+
+
+def _known_blocks(layout: WarehouseLayout) -> dict[bytes, int]:
+    """The blocks of the last committed run's walk (``meta.walk_blocks``), by digest."""
+    if not layout.database.exists():
+        return {}
+    con = connect(layout, read_only=True, wait_seconds=default_wait_seconds())
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'walk_blocks'").fetchone()[0]:
+            return {}
+        return dict(con.execute("SELECT digest, n_files FROM meta.walk_blocks").fetchall())
+    finally:
+        con.close()
 
 
 def _new_files_in_batches(options: RunOptions, layout: WarehouseLayout, run_id: str,
