@@ -366,11 +366,16 @@ class FindOutput:
                 memory.seen[self.digests[i]] = known[self.digests[i]]
                 memory.skipped += known[self.digests[i]]
         ranges = self.blocks[todo].tolist()
-        path_mv, stat_mv = memoryview(self.paths), memoryview(self.stats)
-        paths = b"".join(path_mv[self._path_start(a):int(self.path_ends[b - 1]) + 1] for a, b in ranges)
-        stats = b"".join(stat_mv[self._stat_start(a):int(self.stat_ends[b - 1]) + 1] for a, b in ranges)
+        if len(todo) == len(self.digests):  # (a first walk: every record, without a copy)
+            paths, stats = self.paths, self.stats
+        else:
+            path_mv, stat_mv = memoryview(self.paths), memoryview(self.stats)
+            paths = b"".join(path_mv[self._path_start(a):int(self.path_ends[b - 1]) + 1] for a, b in ranges)
+            stats = b"".join(stat_mv[self._stat_start(a):int(self.stat_ends[b - 1]) + 1] for a, b in ranges)
         block_of = np.repeat(np.arange(len(ranges)), [b - a for a, b in ranges]) if ranges else np.empty(0, np.int64)
+        self.paths = self.stats = self.path_ends = self.stat_ends = None  # parsed once: its buffers go now
         table, rejected, kept, bad = _parse_records(paths, stats, self.root, self.root_real)
+        del paths, stats
         rejected = _check_others(self.others, self.root_real) + rejected
         if memory is not None and ranges:
             files = np.bincount(block_of[kept], minlength=len(ranges))
