@@ -94,6 +94,19 @@ def test_a_share_find_fails_on_is_walked_again_by_python(tmp_path, monkeypatch):
     assert _walked(inputs._walk_in_processes(tops, str(root), str(root), 2, tmp_path)) == expected
 
 
+@needs_find
+def test_a_find_output_whose_files_disagree_is_walked_again_by_python(tmp_path, monkeypatch):
+    """Paths and stats counting different records (a record written in half) are not guessed at."""
+    root, outside = tmp_path / "in", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    tops = _tree(root, outside)
+    expected = _walked([inputs._walk_subtrees(tops, str(root), str(root))])
+    half = "printf '%s\\0' /x/a.txt /x/b.txt > \"$1/paths\"; printf '1 0.0000000000 0 644\\n' > \"$1/stats\""
+    monkeypatch.setattr(inputs, "_find_command", lambda find, out: ["sh", "-c", half, "sh", str(out)])
+    assert _walked(inputs._walk_in_processes(tops, str(root), str(root), 2, tmp_path)) == expected
+
+
 def test_a_big_tree_walks_the_same_with_either_walker(tmp_path, monkeypatch):
     root, outside = tmp_path / "in", tmp_path / "outside"
     root.mkdir()
@@ -213,7 +226,9 @@ def test_blocks_start_where_the_tree_says_not_where_a_change_was(tmp_path):
         out.mkdir()
         (out / "directories").write_bytes(os.fsencode(root) + b"\0")
         assert __import__("subprocess").run(inputs._find_command(gnu_find(), out)).returncode == 0
-        return inputs.FindOutput.read(out, str(root), str(root))
+        found = inputs.FindOutput.read(out, [str(root)], str(root), str(root))
+        assert found._cut()
+        return found
 
     before = output()
     sizes = (before.blocks[:, 1] - before.blocks[:, 0]).tolist()

@@ -90,13 +90,7 @@ def walk_tables(inputs: list[str | Path], processes: int = 2, chunk: int = 50_00
     process started early (``walk_early``) for the same paths found them; with ``memory``, the
     blocks it knows are left out (``WalkMemory``)."""
     early = _EARLY.pop(_key(inputs), None)
-    if early is None:
-        found: Iterator = _walk_tables(inputs, processes, chunk, workdir)
-    else:
-        early.join()
-        if early.error is not None:
-            raise early.error
-        found = iter(early.results)
+    found = _walk_tables(inputs, processes, chunk, workdir) if early is None else early.handed_over()
     for item in found:
         yield item.parse(memory) if isinstance(item, FindOutput) else item
 
@@ -111,15 +105,38 @@ def walk_early(inputs: list[str | Path]) -> None:
 
 
 class _EarlyWalk(threading.Thread):
+    """The walk, in a thread that hands each result over as it comes (``handed_over``). It only
+    walks and maps find's outputs: the work on them is the plan's, on the thread that frees it
+    (glibc gives the memory a thread's arena held back only as far as that arena lets it)."""
+
     def __init__(self, inputs: list[str | Path]):
         super().__init__(name="news-etl-walk", daemon=True)
-        self.inputs, self.results, self.error = inputs, [], None
+        self.inputs, self.results, self.error, self.done = inputs, [], None, False
+        self.ready = threading.Condition()
 
     def run(self) -> None:
         try:
-            self.results = list(_walk_tables(self.inputs, nice=10))  # Prefect's start-up keeps its core
+            for item in _walk_tables(self.inputs, nice=10):  # Prefect's start-up keeps its core
+                with self.ready:
+                    self.results.append(item)
+                    self.ready.notify()
         except BaseException as exc:  # noqa: BLE001 - raised again where the walk is asked for
             self.error = exc
+        finally:
+            with self.ready:
+                self.done = True
+                self.ready.notify()
+
+    def handed_over(self) -> Iterator:
+        while True:
+            with self.ready:
+                self.ready.wait_for(lambda: self.results or self.done)
+                if not self.results:
+                    break
+                item = self.results.pop(0)
+            yield item
+        if self.error is not None:
+            raise self.error
 
 
 _EARLY: dict[tuple[str, ...], _EarlyWalk] = {}
@@ -238,9 +255,7 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
         def finished(proc, share, out) -> tuple[pa.Table, list[Quarantined]] | FindOutput:
             code = proc.wait()
             if find and code == 0:
-                output = FindOutput.read(out, root, root_real)
-                if output is not None:
-                    return output
+                return FindOutput.read(out, share, root, root_real)
             if find:  # it met an entry it could not read (or one vanished): the Python walker says which
                 return _walk_subtrees(share, root, root_real)
             if code != 0:
@@ -300,8 +315,8 @@ def _kinds(paths: pa.Array) -> pa.Array:
 
 
 class FindOutput:
-    """One share's ``_find_command`` output, cut into blocks with a digest each, parsed into a
-    table when asked (``parse``).
+    """One share's ``_find_command`` output, mapped from its files, cut into blocks with a digest
+    each and parsed into a table when asked (``parse``).
 
     A block starts at a directory's record and ends before the next block's. Where blocks start
     depends on nothing but the directory there and its neighbours, so that a change in one part
@@ -312,23 +327,37 @@ class FindOutput:
     BLOCK_FILES = 64
     BLOCK_DIRECTORIES = 64  # a power of two
 
-    def __init__(self, paths: bytes, stats: bytes, others: list[str], root: str, root_real: str):
-        self.paths, self.stats, self.others, self.root, self.root_real = paths, stats, others, root, root_real
-        self.path_ends = np.flatnonzero(np.frombuffer(paths, np.uint8) == 0)
-        self.stat_ends = np.flatnonzero(np.frombuffer(stats, np.uint8) == ord("\n"))
-        n = min(len(self.path_ends), len(self.stat_ends))  # (``read`` drops an output where they differ)
+    def __init__(self, paths, stats, others: list[str], share: list[str], root: str, root_real: str):
+        self.paths, self.stats, self.others, self.share, self.root, self.root_real = paths, stats, others, share, root, root_real
+
+    @classmethod
+    def read(cls, out: Path, share: list[str], root: str, root_real: str) -> FindOutput:
+        """The output in ``out``, mapped: its files can go, the mapping keeps their pages (and
+        none of this process's heap) until it is parsed."""
+        paths, stats = (pa.memory_map(str(f)).read_buffer() if f.exists() else b"" for f in (out / "paths", out / "stats"))
+        return cls(paths, stats, _nul_separated(out / "others"), share, root, root_real)
+
+    def _cut(self) -> bool:
+        """Find the records (``path_ends``, ``stat_ends``), the ``blocks`` (record ranges) and
+        their ``digests``; False if the two files disagree on the number of records."""
+        self.path_ends = np.flatnonzero(np.frombuffer(self.paths, np.uint8) == 0)
+        self.stat_ends = np.flatnonzero(np.frombuffer(self.stats, np.uint8) == ord("\n"))
+        n = len(self.stat_ends)
+        if len(self.path_ends) != n:
+            return False
         starts = np.concatenate([[0], self.stat_ends[:n - 1] + 1]).astype(np.int64)
-        directories = np.flatnonzero(np.frombuffer(stats, np.uint8)[starts[:n]] == ord("-")) if n else np.empty(0, np.int64)
+        directories = np.flatnonzero(np.frombuffer(self.stats, np.uint8)[starts[:n]] == ord("-")) if n else np.empty(0, np.int64)
         first = np.concatenate([[0], directories[self._starts_block(directories, n)]])
         first = first[np.concatenate([[True], first[1:] > first[:-1]])] if len(first) > 1 else first
         self.blocks = np.stack([first, np.concatenate([first[1:], [n]])], axis=1)[first < n]  # record ranges
-        path_mv, stat_mv = memoryview(paths), memoryview(stats)
+        path_mv, stat_mv = memoryview(self.paths), memoryview(self.stats)
         self.digests = []
         for a, b in self.blocks.tolist():
             h = hashlib.sha256(_BLOCK_SALT)
             h.update(path_mv[self._path_start(a):int(self.path_ends[b - 1]) + 1])
             h.update(stat_mv[self._stat_start(a):int(self.stat_ends[b - 1]) + 1])
             self.digests.append(h.digest()[:16])
+        return True
 
     def _starts_block(self, directories: np.ndarray, n: int) -> np.ndarray:
         """Which directory records start a block (see the class's doc)."""
@@ -343,13 +372,6 @@ class FindOutput:
         hashed = (key * np.uint64(0x9E3779B97F4A7C15)) >> bits  # Fibonacci hashing: the top bits
         return (hashed == 0) | (following >= self.BLOCK_FILES) | (preceding >= self.BLOCK_FILES)
 
-    @classmethod
-    def read(cls, out: Path, root: str, root_real: str) -> FindOutput | None:
-        """The output in ``out``; None if its two files disagree on the number of records."""
-        paths, stats = (f.read_bytes() if f.exists() else b"" for f in (out / "paths", out / "stats"))
-        output = cls(paths, stats, _nul_separated(out / "others"), root, root_real)
-        return output if len(output.path_ends) == len(output.stat_ends) else None
-
     def _path_start(self, record: int) -> int:
         return int(self.path_ends[record - 1]) + 1 if record else 0
 
@@ -359,6 +381,9 @@ class FindOutput:
     def parse(self, memory: WalkMemory | None = None) -> tuple[pa.Table, list[Quarantined]]:
         """The files of a known kind as a table of ``FILE_SCHEMA`` and the entries rejected; the
         blocks ``memory`` knows only counted, the digests of this walk's blocks kept in it."""
+        if not self._cut():  # (find wrote a record half): the Python walker walks the share again
+            self.paths = self.stats = None
+            return _walk_subtrees(self.share, self.root, self.root_real)
         known = memory.known if memory is not None else {}
         todo = [i for i, d in enumerate(self.digests) if d not in known]
         if memory is not None:
@@ -486,7 +511,7 @@ def _nul_separated(path: Path) -> list[str]:
     return [os.fsdecode(p) for p in path.read_bytes().split(b"\0")[:-1]]
 
 
-def _paths(data: bytes) -> pa.Array | list[str]:
+def _paths(data) -> pa.Array | list[str]:
     """NUL-terminated paths as a string array: one buffer and its offsets, no Python object per
     path; paths that are not UTF-8 decoded as ``os.fsdecode`` does (as ``os.scandir`` gives them)."""
     if not data:
@@ -499,7 +524,7 @@ def _paths(data: bytes) -> pa.Array | list[str]:
         terminated.validate(full=True)
     except pa.ArrowInvalid:  # (kept as Python strings: _parse_records rejects those names)
         starts = np.concatenate([[0], ends[:-1] + 1])
-        return [os.fsdecode(data[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+        return [os.fsdecode(bytes(data[a:b])) for a, b in zip(starts.tolist(), ends.tolist())]
     del offsets, ends
     return pc.utf8_slice_codeunits(terminated, 0, -1).cast(pa.string())
 
