@@ -66,7 +66,13 @@ def test_second_run_skips_seen_inputs_and_duplicates_nothing(prefect_harness, co
         monkeypatch.setattr(inputs, "IN_PROCESS_FILES_FIND", 0)
         monkeypatch.setattr(inputs, "MIN_SUBTREES", 1)
         parse = inputs._parse_records
-        monkeypatch.setattr(inputs, "_parse_records", lambda *a: parsed.append(parse(*a)[0].num_rows) or parse(*a))
+
+        def counted(*args):
+            result = parse(*args)
+            parsed.append(result[0].num_rows)
+            return result
+
+        monkeypatch.setattr(inputs, "_parse_records", counted)
     warehouse = tmp_path / "wh"
     first = run_etl([corpus], warehouse, workers=1)
     assert (first.articles_out, first.quarantined, first.inputs_unchanged) == (5, 1, 0)

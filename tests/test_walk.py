@@ -4,6 +4,7 @@ reject the same entries; a walk started early hands its result to the plan."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -225,7 +226,7 @@ def test_blocks_start_where_the_tree_says_not_where_a_change_was(tmp_path):
         out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
         out.mkdir()
         (out / "directories").write_bytes(os.fsencode(root) + b"\0")
-        assert __import__("subprocess").run(inputs._find_command(gnu_find(), out)).returncode == 0
+        assert subprocess.run(inputs._find_command(gnu_find(), out)).returncode == 0
         found = inputs.FindOutput.read(out, [str(root)], str(root), str(root))
         assert found._cut()
         return found

@@ -3,6 +3,7 @@ files the plan hands to the batch tasks."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import os
@@ -111,7 +112,7 @@ class _EarlyWalk(threading.Thread):
 
     def __init__(self, inputs: list[str | Path]):
         super().__init__(name="news-etl-walk", daemon=True)
-        self.inputs, self.results, self.error, self.done = inputs, [], None, False
+        self.inputs, self.results, self.error, self.done = inputs, collections.deque(), None, False
         self.ready = threading.Condition()
 
     def run(self) -> None:
@@ -133,7 +134,7 @@ class _EarlyWalk(threading.Thread):
                 self.ready.wait_for(lambda: self.results or self.done)
                 if not self.results:
                     break
-                item = self.results.pop(0)
+                item = self.results.popleft()
             yield item
         if self.error is not None:
             raise self.error
@@ -263,7 +264,7 @@ def _walk_in_processes(directories: list[str], root: str, root_real: str, proces
             with open(out / "found.pickle", "rb") as fh:
                 return pickle.load(fh)
 
-        for share in started:  # one after the other: parsing a share's output holds a few times its size
+        for share in started:  # in order: each share as its walker ends
             yield finished(*share)
 
 
@@ -385,22 +386,30 @@ class FindOutput:
             self.paths = self.stats = None
             return _walk_subtrees(self.share, self.root, self.root_real)
         known = memory.known if memory is not None else {}
-        todo = [i for i, d in enumerate(self.digests) if d not in known]
-        if memory is not None:
-            for i in set(range(len(self.digests))) - set(todo):
-                memory.seen[self.digests[i]] = known[self.digests[i]]
-                memory.skipped += known[self.digests[i]]
+        todo = []
+        for i, digest in enumerate(self.digests):
+            if digest not in known:
+                todo.append(i)
+            else:
+                memory.seen[digest] = known[digest]
+                memory.skipped += known[digest]
         ranges = self.blocks[todo].tolist()
         if len(todo) == len(self.digests):  # (a first walk: every record, without a copy)
-            paths, stats = self.paths, self.stats
+            paths, stats, ends = self.paths, self.stats, self.path_ends
         else:
             path_mv, stat_mv = memoryview(self.paths), memoryview(self.stats)
             paths = b"".join(path_mv[self._path_start(a):int(self.path_ends[b - 1]) + 1] for a, b in ranges)
             stats = b"".join(stat_mv[self._stat_start(a):int(self.stat_ends[b - 1]) + 1] for a, b in ranges)
+            # the records' ends in the joined paths, from those already found
+            ends, at = [np.empty(0, np.int64)], 0
+            for a, b in ranges:
+                ends.append(self.path_ends[a:b] - self._path_start(a) + at)
+                at += int(self.path_ends[b - 1]) + 1 - self._path_start(a)
+            ends = np.concatenate(ends)
         block_of = np.repeat(np.arange(len(ranges)), [b - a for a, b in ranges]) if ranges else np.empty(0, np.int64)
         self.paths = self.stats = self.path_ends = self.stat_ends = None  # parsed once: its buffers go now
-        table, rejected, kept, bad = _parse_records(paths, stats, self.root, self.root_real)
-        del paths, stats
+        table, rejected, kept, bad = _parse_records(paths, stats, self.root, self.root_real, ends)
+        del paths, stats, ends
         rejected = _check_others(self.others, self.root_real) + rejected
         if memory is not None and ranges:
             files = np.bincount(block_of[kept], minlength=len(ranges))
@@ -433,13 +442,13 @@ def _check_others(entries: list[str], root_real: str) -> list[Quarantined]:
     return rejected
 
 
-def _parse_records(path_data: bytes, stat_data: bytes, root: str,
-                   root_real: str) -> tuple[pa.Table, list[Quarantined], np.ndarray, np.ndarray]:
-    """File records of ``_find_command`` (NUL-terminated paths, lines of stats) as a table of
-    ``FILE_SCHEMA`` of the files of a known kind, the files rejected, and which records became
-    rows (``kept``) or rejections (``bad``)."""
+def _parse_records(path_data, stat_data, root: str, root_real: str,
+                   path_ends: np.ndarray) -> tuple[pa.Table, list[Quarantined], np.ndarray, np.ndarray]:
+    """File records of ``_find_command`` (NUL-terminated paths ending at ``path_ends``, lines of
+    stats; bytes or Arrow buffers) as a table of ``FILE_SCHEMA`` of the files of a known kind, the
+    files rejected, and which records became rows (``kept``) or rejections (``bad``)."""
     rejected: list[Quarantined] = []
-    paths = _paths(path_data)
+    paths = _paths(path_data, path_ends)
     n = len(paths)
     if not n:
         return _table({c: [] for c in _SCANNED}, rejected), rejected, np.zeros(0, bool), np.zeros(0, bool)
@@ -511,12 +520,12 @@ def _nul_separated(path: Path) -> list[str]:
     return [os.fsdecode(p) for p in path.read_bytes().split(b"\0")[:-1]]
 
 
-def _paths(data) -> pa.Array | list[str]:
-    """NUL-terminated paths as a string array: one buffer and its offsets, no Python object per
-    path; paths that are not UTF-8 decoded as ``os.fsdecode`` does (as ``os.scandir`` gives them)."""
+def _paths(data, ends: np.ndarray) -> pa.Array | list[str]:
+    """NUL-terminated paths (their NULs at ``ends``) as a string array: one buffer and its offsets,
+    no Python object per path; paths that are not UTF-8 decoded as ``os.fsdecode`` does (as
+    ``os.scandir`` gives them)."""
     if not data:
         return pa.array([], pa.string())
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0)
     offsets = np.concatenate([[0], ends + 1])
     kind, offsets = (pa.string(), offsets.astype(np.int32)) if len(data) < 2**31 else (pa.large_string(), offsets.astype(np.int64))
     terminated = pa.Array.from_buffers(kind, len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
